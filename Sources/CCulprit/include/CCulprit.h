@@ -1,0 +1,112 @@
+// C shims for what Swift cannot call directly. Each says why it exists.
+// Every symbol is prefixed `culprit_`. _GNU_SOURCE is defined in shims.c, never here.
+#ifndef CCULPRIT_H
+#define CCULPRIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <seccomp.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: Raw system calls
+
+/// syscall(2) is variadic; Swift cannot call it. Returns the raw result; errno is set on -1.
+long culprit_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+
+/// clone3(args, size). If the kernel unexpectedly creates a child, the child calls _exit(0) at
+/// once so that it never returns into Swift. Returns -1 with errno, or the child's pid.
+long culprit_clone3(void *_Nullable args, size_t size);
+
+/// Legacy clone(flags, 0, 0, 0, 0) with the same guarantee as culprit_clone3.
+long culprit_clone_legacy(unsigned long flags);
+
+/// ptrace(2) is variadic in glibc.
+long culprit_ptrace(int request, pid_t pid, void *_Nullable addr, void *_Nullable data);
+
+/// prctl(2) is variadic.
+int culprit_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
+                  unsigned long arg5);
+
+/// The kernel's system call number for this architecture, used to name the architecture's
+/// numbering (x86_64: 1, aarch64: 2, other: 0).
+int culprit_arch_family(void);
+
+/// GNU functions that glibc declares only under _GNU_SOURCE, which Swift's Glibc module does
+/// not define: ppoll(2), pipe2(2), memmem(3); and statfs(2), whose header the module lacks.
+struct pollfd;
+int culprit_ppoll(struct pollfd *_Nonnull fds, unsigned long count, long timeout_ns);
+int culprit_pipe2(int fds[_Nonnull 2], int flags);
+long culprit_memmem(const void *_Nonnull haystack, size_t haystack_length, const void *_Nonnull needle,
+                    size_t needle_length);
+/// statfs(path).f_type, or -1 with errno.
+long culprit_statfs_type(const char *_Nonnull path);
+
+// MARK: Threads
+
+/// Creates one thread that runs `body(context)`, joins it, and returns pthread_create's result
+/// (0, or an error number such as EPERM or EAGAIN). The C entry point exists because the thread's
+/// start routine must be a C function pointer.
+int culprit_run_in_thread(void (*_Nonnull body)(void *_Nullable), void *_Nullable context);
+
+// MARK: Signals, for the single-threaded runner
+
+/// Installs a handler for SIGCHLD that does nothing, so that ppoll(2) with SIGCHLD unblocked is
+/// woken by a child's exit. (With the default disposition SIGCHLD is discarded and wakes nothing.)
+int culprit_install_sigchld_wakeup(void);
+
+/// A page shared between a probe's child and the runner (MAP_SHARED | MAP_ANONYMOUS), written by
+/// the child and read by the parent after the child ends, whatever way it ended.
+typedef struct culprit_shared_page {
+  /// 1 once a SIGSYS with si_code SYS_SECCOMP (a seccomp TRAP) was caught.
+  volatile int32_t trapped;
+  /// si_syscall of that SIGSYS.
+  volatile int32_t trap_syscall;
+  /// si_errno of that SIGSYS: the filter's SECCOMP_RET_DATA.
+  volatile int32_t trap_data;
+  /// si_arch of that SIGSYS (an AUDIT_ARCH_* value).
+  volatile uint32_t trap_arch;
+  /// Bytes used in `step`.
+  volatile uint32_t step_length;
+  /// The child's last announced step ("ptrace(PTRACE_SEIZE, 1234)"), UTF-8.
+  char step[492];
+  /// Free space for a probe's own use (the syscall sweep keeps its position here).
+  volatile int64_t scratch[64];
+} culprit_shared_page;
+
+/// Maps a new zeroed shared page; NULL with errno on failure.
+culprit_shared_page *_Nullable culprit_shared_page_create(void);
+void culprit_shared_page_destroy(culprit_shared_page *_Nonnull page);
+
+/// Installs a SIGSYS handler (SA_SIGINFO) that records a seccomp TRAP in `page` and calls
+/// _exit(exit_code). Handlers cannot be written in Swift: they must be async-signal-safe.
+int culprit_install_sigsys_recorder(culprit_shared_page *_Nonnull page, int exit_code);
+
+/// Installs a SIGSYS handler that records a seccomp TRAP in `page` and returns, so that the
+/// interrupted call returns (with the value the kernel left, normally -ENOSYS) and the caller
+/// can continue. Used by probes that classify many calls in one process.
+int culprit_install_sigsys_counter(culprit_shared_page *_Nonnull page);
+
+/// Restores SIGSYS and SIGCHLD to their default dispositions and unblocks every signal;
+/// called first thing in a forked child.
+void culprit_reset_signals_in_child(void);
+
+// MARK: libseccomp constants that are function-like or composed macros
+
+uint32_t culprit_scmp_act_errno(uint16_t errno_value);
+uint32_t culprit_scmp_act_trace(uint16_t message);
+uint32_t culprit_scmp_arch_native(void);
+uint32_t culprit_scmp_arch_x86_64(void);
+uint32_t culprit_scmp_arch_x86(void);
+uint32_t culprit_scmp_arch_x32(void);
+uint32_t culprit_scmp_arch_aarch64(void);
+uint32_t culprit_scmp_arch_arm(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

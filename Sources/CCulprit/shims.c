@@ -1,0 +1,198 @@
+#define _GNU_SOURCE
+#include "CCulprit.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1
+#endif
+
+long culprit_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+  return syscall(number, a1, a2, a3, a4, a5, a6);
+}
+
+long culprit_clone3(void *args, size_t size) {
+  long ret = syscall(SYS_clone3, args, size);
+  if (ret == 0) {
+    _exit(0);
+  }
+  return ret;
+}
+
+long culprit_clone_legacy(unsigned long flags) {
+  // The raw x86_64 and generic argument order is (flags, stack, parent_tid, child_tid, tls);
+  // with every pointer zero both orders agree.
+  long ret = syscall(SYS_clone, flags, 0L, 0L, 0L, 0L);
+  if (ret == 0) {
+    _exit(0);
+  }
+  return ret;
+}
+
+long culprit_ptrace(int request, pid_t pid, void *addr, void *data) {
+  return ptrace((enum __ptrace_request)request, pid, addr, data);
+}
+
+int culprit_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
+                  unsigned long arg5) {
+  return prctl(option, arg2, arg3, arg4, arg5);
+}
+
+int culprit_arch_family(void) {
+#if defined(__x86_64__)
+  return 1;
+#elif defined(__aarch64__)
+  return 2;
+#else
+  return 0;
+#endif
+}
+
+int culprit_ppoll(struct pollfd *fds, unsigned long count, long timeout_ns) {
+  struct timespec timeout = {timeout_ns / 1000000000L, timeout_ns % 1000000000L};
+  sigset_t none;
+  sigemptyset(&none);
+  return ppoll(fds, count, timeout_ns < 0 ? NULL : &timeout, &none);
+}
+
+int culprit_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+long culprit_memmem(const void *haystack, size_t haystack_length, const void *needle,
+                    size_t needle_length) {
+  const char *found = memmem(haystack, haystack_length, needle, needle_length);
+  return found == NULL ? -1 : (long)(found - (const char *)haystack);
+}
+
+long culprit_statfs_type(const char *path) {
+  struct statfs buffer;
+  if (statfs(path, &buffer) != 0) {
+    return -1;
+  }
+  return (long)buffer.f_type;
+}
+
+struct culprit_thread_start {
+  void (*body)(void *);
+  void *context;
+};
+
+static void *culprit_thread_main(void *raw) {
+  struct culprit_thread_start *start = raw;
+  start->body(start->context);
+  return NULL;
+}
+
+int culprit_run_in_thread(void (*body)(void *), void *context) {
+  struct culprit_thread_start start = {body, context};
+  pthread_t thread;
+  int err = pthread_create(&thread, NULL, culprit_thread_main, &start);
+  if (err != 0) {
+    return err;
+  }
+  pthread_join(thread, NULL);
+  return 0;
+}
+
+static void culprit_sigchld_noop(int signo) { (void)signo; }
+
+int culprit_install_sigchld_wakeup(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_handler = culprit_sigchld_noop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  return sigaction(SIGCHLD, &action, NULL);
+}
+
+culprit_shared_page *culprit_shared_page_create(void) {
+  void *page = mmap(NULL, sizeof(culprit_shared_page), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) {
+    return NULL;
+  }
+  memset(page, 0, sizeof(culprit_shared_page));
+  return page;
+}
+
+void culprit_shared_page_destroy(culprit_shared_page *page) {
+  munmap(page, sizeof(culprit_shared_page));
+}
+
+static culprit_shared_page *volatile culprit_trap_page;
+static volatile int culprit_trap_exit_code;
+
+static void culprit_record_trap(const siginfo_t *info) {
+  culprit_shared_page *page = culprit_trap_page;
+  if (page == NULL || info->si_code != SYS_SECCOMP) {
+    return;
+  }
+  page->trap_syscall = info->si_syscall;
+  page->trap_data = info->si_errno;
+  page->trap_arch = info->si_arch;
+  page->trapped += 1;
+}
+
+static void culprit_sigsys_exit(int signo, siginfo_t *info, void *ucontext) {
+  (void)signo;
+  (void)ucontext;
+  culprit_record_trap(info);
+  _exit(culprit_trap_exit_code);
+}
+
+static void culprit_sigsys_return(int signo, siginfo_t *info, void *ucontext) {
+  (void)signo;
+  (void)ucontext;
+  culprit_record_trap(info);
+}
+
+static int culprit_install_sigsys(void (*handler)(int, siginfo_t *, void *)) {
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_sigaction = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_SIGINFO;
+  return sigaction(SIGSYS, &action, NULL);
+}
+
+int culprit_install_sigsys_recorder(culprit_shared_page *page, int exit_code) {
+  culprit_trap_page = page;
+  culprit_trap_exit_code = exit_code;
+  return culprit_install_sigsys(culprit_sigsys_exit);
+}
+
+int culprit_install_sigsys_counter(culprit_shared_page *page) {
+  culprit_trap_page = page;
+  return culprit_install_sigsys(culprit_sigsys_return);
+}
+
+void culprit_reset_signals_in_child(void) {
+  signal(SIGSYS, SIG_DFL);
+  signal(SIGCHLD, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+uint32_t culprit_scmp_act_errno(uint16_t errno_value) { return SCMP_ACT_ERRNO(errno_value); }
+uint32_t culprit_scmp_act_trace(uint16_t message) { return SCMP_ACT_TRACE(message); }
+uint32_t culprit_scmp_arch_native(void) { return SCMP_ARCH_NATIVE; }
+uint32_t culprit_scmp_arch_x86_64(void) { return SCMP_ARCH_X86_64; }
+uint32_t culprit_scmp_arch_x86(void) { return SCMP_ARCH_X86; }
+uint32_t culprit_scmp_arch_x32(void) { return SCMP_ARCH_X32; }
+uint32_t culprit_scmp_arch_aarch64(void) { return SCMP_ARCH_AARCH64; }
+uint32_t culprit_scmp_arch_arm(void) { return SCMP_ARCH_ARM; }

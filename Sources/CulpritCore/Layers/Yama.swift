@@ -1,0 +1,38 @@
+/// Yama's ptrace_scope (security/yama/yama_lsm.c): a global sysctl, readable in containers,
+/// absent when Yama is not built in or not enabled.
+public struct YamaState: Sendable {
+  public static let path = "/proc/sys/kernel/yama/ptrace_scope"
+
+  /// 0–3, or nil when Yama is absent or the file unreadable.
+  public var scope: Int?
+  /// Why `scope` is nil: ENOENT (no Yama) or another errno.
+  public var readError: Errno?
+  public var evidence: [String]
+
+  public static func read(_ source: SystemSource) -> YamaState {
+    switch source.readText(path) {
+    case .success(let text):
+      guard let value = Int(text.trimmed()) else {
+        return YamaState(scope: nil, readError: nil, evidence: ["\(path) holds \"\(text.trimmed())\", not a number."])
+      }
+      return YamaState(scope: value, readError: nil, evidence: ["\(path) is \(value): \(meaning(value))."])
+    case .failure(.noSuchFile):
+      return YamaState(
+        scope: nil, readError: .noSuchFile,
+        evidence: ["\(path) does not exist: Yama is not active, so it restricts nothing."])
+    case .failure(let err):
+      return YamaState(scope: nil, readError: err, evidence: ["\(path) could not be read: \(err.name)."])
+    }
+  }
+
+  /// What a ptrace_scope value means for PTRACE_ATTACH/SEIZE (ptrace(2), "/proc/sys/kernel/yama/ptrace_scope").
+  public static func meaning(_ scope: Int) -> String {
+    switch scope {
+    case 0: return "classic: any process with the same uid may be traced (no Yama restriction)"
+    case 1: return "restricted: only descendants, or a process that named the tracer with PR_SET_PTRACER, unless the tracer has CAP_SYS_PTRACE"
+    case 2: return "admin-only: only a tracer with CAP_SYS_PTRACE may attach"
+    case 3: return "no attach: no process may attach, whatever its capabilities (cannot be lowered until reboot)"
+    default: return "an unknown value"
+    }
+  }
+}

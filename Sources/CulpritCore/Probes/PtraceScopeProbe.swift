@@ -1,0 +1,26 @@
+/// `ptrace-scope`: Yama's ptrace_scope and what it means for attaching.
+public struct PtraceScopeProbe: Probe {
+  public init() {}
+  public let id = "ptrace-scope"
+  public let title = "Yama ptrace_scope"
+  public let abstract = "Yama's kernel.yama.ptrace_scope (0-3, or absent) and which attaches it allows"
+  public let isolation = Isolation.inProcess
+
+  public func run(_ context: ProbeContext) -> ProbeResult {
+    let yama = context.snapshot.yama
+    let facts: JSONObject = [
+      "value": .from(yama.scope),
+      "meaning": .from(yama.scope.map(YamaState.meaning)),
+      "yama_present": yama.scope != nil ? true : yama.readError == .noSuchFile ? false : .null,
+    ]
+    let summary: String
+    if let scope = yama.scope {
+      summary = "ptrace_scope \(scope): \(YamaState.meaning(scope))"
+    } else if yama.readError == .noSuchFile {
+      summary = "Yama is not active: no ptrace_scope restriction"
+    } else {
+      summary = "ptrace_scope could not be read"
+    }
+    return verdict(.info, summary, evidence: yama.evidence, facts: facts)
+  }
+}
