@@ -181,6 +181,12 @@ int culprit_install_sigsys_counter(culprit_shared_page *page) {
 }
 
 void culprit_reset_signals_in_child(void) {
+  // The Swift runtime's crash handlers print a backtrace to the terminal; in a probe child a
+  // crash is reported by the parent from the wait status instead.
+  static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+  for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++) {
+    signal(crash_signals[i], SIG_DFL);
+  }
   signal(SIGSYS, SIG_DFL);
   signal(SIGCHLD, SIG_DFL);
   sigset_t none;

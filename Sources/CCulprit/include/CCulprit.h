@@ -90,8 +90,8 @@ int culprit_install_sigsys_recorder(culprit_shared_page *_Nonnull page, int exit
 /// can continue. Used by probes that classify many calls in one process.
 int culprit_install_sigsys_counter(culprit_shared_page *_Nonnull page);
 
-/// Restores SIGSYS and SIGCHLD to their default dispositions and unblocks every signal;
-/// called first thing in a forked child.
+/// Restores SIGSYS, SIGCHLD and the crash signals to their default dispositions and unblocks
+/// every signal; called first thing in a forked child.
 void culprit_reset_signals_in_child(void);
 
 // MARK: libseccomp constants that are function-like or composed macros

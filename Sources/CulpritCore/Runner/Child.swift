@@ -157,9 +157,20 @@ public enum Children {
     _ = Sys.prctl(prSetChildSubreaper, 1)
   }
 
-  /// Reaps orphaned descendants handed to this process as a subreaper. Call once, after every
-  /// child was collected: it would steal the exit status of a child still being waited for.
-  public static func reapOrphans() { Sys.reapAny() }
+  /// Reaps orphaned descendants handed to this process as a subreaper, waiting up to
+  /// `milliseconds` for killed ones to die. Call once, after every child was collected: it
+  /// would steal the exit status of a child still being waited for.
+  public static func reapOrphans(milliseconds: Int = 200) {
+    let deadline = Sys.monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
+    while true {
+      Sys.reapAny()
+      // ECHILD: no children left at all.
+      var status: Int32 = 0
+      if waitpid(-1, &status, WNOHANG | __WALL) == -1 && errno == ECHILD { return }
+      if Sys.monotonicNanoseconds() >= deadline { return }
+      Sys.sleep(milliseconds: 1)
+    }
+  }
 
   /// Forks a child that runs `body` and writes its return value to the parent. The child ends
   /// with _exit, never returning into the caller. Returns the errno when fork (or the pipe or
