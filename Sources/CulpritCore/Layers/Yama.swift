@@ -5,23 +5,28 @@ public struct YamaState: Sendable {
 
   /// 0–3, or nil when Yama is absent or the file unreadable.
   public var scope: Int?
-  /// Why `scope` is nil: ENOENT (no Yama) or another errno.
-  public var readError: Errno?
+  /// true when Yama is active, false when it is known to be absent, nil when it cannot be told
+  /// (the file is unreadable, or /proc/sys is not there at all).
+  public var present: Bool?
   public var evidence: [String]
 
   public static func read(_ source: SystemSource) -> YamaState {
     switch source.readText(path) {
     case .success(let text):
       guard let value = Int(text.trimmed()) else {
-        return YamaState(scope: nil, readError: nil, evidence: ["\(path) holds \"\(text.trimmed())\", not a number."])
+        return YamaState(scope: nil, present: true, evidence: ["\(path) holds \"\(text.trimmed())\", not a number."])
       }
-      return YamaState(scope: value, readError: nil, evidence: ["\(path) is \(value): \(meaning(value))."])
+      return YamaState(scope: value, present: true, evidence: ["\(path) is \(value): \(meaning(value))."])
+    case .failure(.noSuchFile) where !source.exists("/proc/sys/kernel"):
+      return YamaState(
+        scope: nil, present: nil,
+        evidence: ["\(path) does not exist, and neither does /proc/sys/kernel: /proc/sys is not available here, so Yama's setting cannot be read."])
     case .failure(.noSuchFile):
       return YamaState(
-        scope: nil, readError: .noSuchFile,
-        evidence: ["\(path) does not exist: Yama is not active, so it restricts nothing."])
+        scope: nil, present: false,
+        evidence: ["\(path) does not exist while /proc/sys/kernel does: Yama is not active, so it restricts nothing."])
     case .failure(let err):
-      return YamaState(scope: nil, readError: err, evidence: ["\(path) could not be read: \(err.name)."])
+      return YamaState(scope: nil, present: nil, evidence: ["\(path) could not be read: \(err.name)."])
     }
   }
 

@@ -11,15 +11,15 @@ public struct PtraceScopeProbe: Probe {
     let facts: JSONObject = [
       "value": .from(yama.scope),
       "meaning": .from(yama.scope.map(YamaState.meaning)),
-      "yama_present": yama.scope != nil ? true : yama.readError == .noSuchFile ? false : .null,
+      "yama_present": .from(yama.present),
     ]
     let summary: String
     if let scope = yama.scope {
       summary = "ptrace_scope \(scope): \(YamaState.meaning(scope))"
-    } else if yama.readError == .noSuchFile {
+    } else if yama.present == false {
       summary = "Yama is not active: no ptrace_scope restriction"
     } else {
-      summary = "ptrace_scope could not be read"
+      summary = "Yama's ptrace_scope could not be read, so whether Yama restricts attaching is unknown"
     }
     return verdict(.info, summary, evidence: yama.evidence, facts: facts)
   }

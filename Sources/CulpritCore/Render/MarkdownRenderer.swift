@@ -1,14 +1,15 @@
 /// The report as Markdown for a GitHub issue: a header, a table of every probe, and a
 /// collapsed `<details>` block per probe with its evidence, fix and facts.
 public enum MarkdownRenderer {
-  /// Makes text safe inside a table cell.
-  static func cell(_ text: String) -> String {
-    text.replacingAll("|", with: "\\|").replacingAll("\n", with: " ")
+  /// Makes prose safe in GitHub Markdown: `<name>` would otherwise be taken for an HTML tag
+  /// and vanish.
+  static func text(_ text: String) -> String {
+    text.replacingAll("&", with: "&amp;").replacingAll("<", with: "&lt;").replacingAll(">", with: "&gt;")
   }
 
-  /// Makes text safe in HTML (the <summary> line).
-  static func html(_ text: String) -> String {
-    text.replacingAll("&", with: "&amp;").replacingAll("<", with: "&lt;").replacingAll(">", with: "&gt;")
+  /// Makes text safe inside a table cell.
+  static func cell(_ text: String) -> String {
+    Self.text(text).replacingAll("|", with: "\\|").replacingAll("\n", with: " ")
   }
 
   public static func render(_ report: Report) -> String {
@@ -30,14 +31,14 @@ public enum MarkdownRenderer {
     for probe in report.probes {
       out += "\n<details\(probe.status.showsDetails ? " open" : "")><summary><code>\(probe.id)</code>: \(probe.status.rawValue)"
       if let layer = probe.layer { out += " (\(layer.rawValue))" }
-      out += " — \(html(probe.title))</summary>\n\n"
-      out += "\(probe.summary)\n\n"
+      out += " — \(text(probe.title))</summary>\n\n"
+      out += "\(text(probe.summary))\n\n"
       if !probe.evidence.isEmpty {
         out += "**Evidence**\n\n"
-        for line in probe.evidence { out += "- \(line)\n" }
+        for line in probe.evidence { out += "- \(text(line))\n" }
         out += "\n"
       }
-      if let hint = probe.hint { out += "**Fix:** \(hint)\n\n" }
+      if let hint = probe.hint { out += "**Fix:** \(text(hint))\n\n" }
       if !probe.facts.isEmpty {
         out += "```json\n\(JSONValue.object(probe.facts).serialized(pretty: true))\n```\n\n"
       }
