@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing culprit need on Debian 12 (run as root; idempotent).
+#   libseccomp-dev   libseccomp.a/.so: the what-if mode and the tests' seccomp filters
+#   file, util-linux the tests' checks (file, unshare, script)
+#   iproute2         network namespaces with loopback up for the DNS tests
+#   dnsmasq          a loopback DNS server the DNS tests answer from
+#   runc, docker.io  real containers for the container tests
+#   debootstrap      a local Debian image (no registry is reachable)
+#   python3-jsonschema  validates every JSON output against schema/report.schema.json
+set -euo pipefail
+packages=(libseccomp-dev file util-linux iproute2 dnsmasq runc docker.io debootstrap
+  golang-github-containers-common python3 time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian's dnsmasq package starts a system-wide server on port 53; the tests start their own
+# inside network namespaces, so the system one is not wanted.
+if command -v systemctl >/dev/null && systemctl is-active --quiet dnsmasq 2>/dev/null; then
+  systemctl stop dnsmasq || true
+fi
+python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
+command -v swift >/dev/null || { echo "bootstrap: swift (6.x) is not on PATH" >&2; exit 1; }
+echo "bootstrap: ready"

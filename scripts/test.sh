@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: the unit, golden and live tests against the debug build (swift test), then
+# the command-line and live tests again against the static binary that ships (dist/culprit).
+# Needs root (cgroups, namespaces, seccomp) and scripts/bootstrap.sh's packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== swift test (debug build)"
+swift build --build-tests
+swift test
+
+echo "== static binary"
+scripts/build-static.sh --testkit
+echo "== command-line and live tests against dist/culprit"
+CULPRIT_BIN="$PWD/dist/culprit" CULPRIT_TESTKIT_BIN="$PWD/dist/culprit-testkit" \
+  swift test --skip-build --filter CulpritCLITests
+echo "== all tests passed"
