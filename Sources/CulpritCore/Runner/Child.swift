@@ -233,7 +233,10 @@ public enum Children {
         }
         if now >= child.deadline {
           killGroup(child.pid)
-          _ = Sys.wait(child.pid)
+          // A process in uninterruptible sleep does not die at once; never wait on it unbounded.
+          for _ in 0..<100 {
+            if case .success(nil) = Sys.tryWait(child.pid) { Sys.sleep(milliseconds: 1) } else { break }
+          }
           child.drain()
           child.outcome = ChildOutcome(
             ending: .timedOut(afterMilliseconds: Int((now - child.started) / 1_000_000), output: child.output),

@@ -73,7 +73,9 @@ public struct Runner {
       results[entry.index] = result(of: probe, outcome: outcome, context: entry.context).normalized()
       probe.cleanUp(afterChild: outcome.pid, context: entry.context)
     }
-    Children.reapOrphans()
+    let left = runDeadline + UInt64(Runner.reserveMilliseconds / 2) * 1_000_000
+    let now = Sys.monotonicNanoseconds()
+    Children.reapOrphans(milliseconds: now >= left ? 0 : Int((left - now) / 1_000_000))
     return Outcome(results: results.map { $0! }, forkError: forkError)
   }
 
