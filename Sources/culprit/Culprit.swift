@@ -57,7 +57,8 @@ struct CulpritCommand: ParsableCommand {
         0  no probe is at or above --fail-on    1  a probe is
         2  usage error                          3  culprit itself failed
       """,
-    version: Culprit.version
+    version: Culprit.version,
+    subcommands: [DiffCommand.self]
   )
 
   @Option(help: "Output format: text, json or markdown.")

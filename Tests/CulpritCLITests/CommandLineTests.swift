@@ -100,3 +100,58 @@ import Testing
     #expect(result.stdout.contains("status=3"), "\(result.stdout) \(result.stderr)")
   }
 }
+
+/// `culprit diff` on real reports.
+@Suite struct DiffCommandTests {
+  func write(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("culprit-diff-\(UUID().uuidString).json").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  @Test func reportsFromTwoRealConfigurations() throws {
+    let host = try culprit(["--format", "json"])
+    let jailed = try culprit(["--format", "json"], jail: ["--drop-caps", "CAP_SYS_PTRACE", "--seccomp-rule", "400=errno:EPERM"])
+    let a = try write(host.stdout)
+    let b = try write(jailed.stdout)
+    defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
+    let diff = try run([Binaries.culprit, "diff", a, b])
+    #expect(diff.stdout.contains("effective: -CAP_SYS_PTRACE"), "\(diff.stdout)")
+    #expect(diff.stdout.contains("mode: disabled → filter"), "\(diff.stdout)")
+    let markdown = try run([Binaries.culprit, "diff", "--format", "markdown", a, b])
+    #expect(markdown.stdout.hasPrefix("### culprit diff:"))
+    #expect(markdown.stdout.contains("**Capabilities**"))
+  }
+
+  @Test func exitsOneWhenAVerdictGotWorse() throws {
+    let real = try culprit(["--format", "json", "--only", "kernel,cgroup"])
+    // The same report with one verdict turned to blocked, as a failing runner would give.
+    var object = try real.json()
+    var probes = try #require(object["probes"] as? [[String: Any]])
+    probes[1]["status"] = "blocked"
+    probes[1]["layer"] = "cgroup-pids"
+    object["probes"] = probes
+    let worse = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    let a = try write(real.stdout)
+    let b = try write(worse)
+    defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
+    let result = try run([Binaries.culprit, "diff", a, b])
+    #expect(result.status == 1)
+    #expect(result.stdout.contains("worse: cgroup: info → blocked (cgroup-pids)"))
+    #expect(try run([Binaries.culprit, "diff", b, a]).status == 0)
+  }
+
+  @Test func badReportsAreOneLineErrors() throws {
+    let good = try write(try culprit(["--format", "json", "--only", "kernel"]).stdout)
+    let otherSchema = try write(#"{"schemaVersion": 2, "tool": {"name": "culprit", "version": "9.0.0"}, "probes": []}"#)
+    let notJSON = try write("culprit 0.1.0 · Linux")
+    defer { for p in [good, otherSchema, notJSON] { try? FileManager.default.removeItem(atPath: p) } }
+    for (args, mention) in [([good, otherSchema], "schemaVersion 2"), ([good, notJSON], "is not JSON"),
+                            ([good, "/nonexistent/x.json"], "cannot read /nonexistent/x.json"), ([good], "Missing expected argument")] {
+      let result = try run([Binaries.culprit, "diff"] + args)
+      #expect(result.status == 2, "\(args): \(result.status)")
+      #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(mention), "\(result.stderr)")
+    }
+    #expect(try run([Binaries.culprit, "diff", "--format", "json", good, good]).status == 2)
+  }
+}
