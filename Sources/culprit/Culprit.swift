@@ -37,25 +37,27 @@ struct CulpritCommand: ParsableCommand {
     commandName: "culprit",
     abstract: "Tells which layer of a container blocks threads, DNS, ptrace and device nodes.",
     usage: """
-      culprit [--format <format>] [--only <ids>] [--timeout <seconds>] [--fail-on <level>] [--resolve <name> ...]
+      culprit [--format <format>] [--only <ids>] [--timeout <seconds>]
+                [--fail-on <level>] [--resolve <name> ...]
         culprit --list
+        culprit diff [--format <format>] <before.json> <after.json>
       """,
     discussion: """
-      Runs a battery of probes and, for each one that fails, names the layer that blocks it \
-      (seccomp, capabilities, Yama, LSM, the devices or pids cgroup, the user namespace, mount \
-      options, rlimits, the kernel, the network or the resolver configuration), with the \
-      evidence and a fix.
+      Runs a battery of probes and, for each one that fails, names the layer that \
+      blocks it (seccomp, capabilities, Yama, LSM, the devices or pids cgroup, the \
+      user namespace, mount options, rlimits, the kernel, the network or the \
+      resolver configuration), with the evidence and a fix.
 
       EXAMPLES:
-        culprit                                  Every probe, as text for a terminal.
-        culprit --format markdown > report.md    A report to paste into a bug report.
+        culprit                           Every probe, as text for a terminal.
+        culprit --format markdown         A report to paste into a bug report.
         culprit --format json --only capabilities,cgroup
-        culprit --fail-on degraded               Exit 1 when anything is degraded or blocked.
+        culprit --fail-on degraded        Exit 1 if anything is degraded too.
         docker cp dist/culprit c1:/culprit && docker exec c1 /culprit
 
       EXIT STATUS:
-        0  no probe is at or above --fail-on    1  a probe is
-        2  usage error                          3  culprit itself failed
+        0  no probe is at or above --fail-on   1  a probe is
+        2  usage error                         3  culprit itself failed
       """,
     version: Culprit.version,
     subcommands: [DiffCommand.self]
