@@ -141,6 +141,22 @@ import Testing
     #expect(scratch.contents == [])
   }
 
+  @Test func capDropAllUnderRuncsDeviceRulesBlamesCapabilitiesAndNamesTheCgroupNext() throws {
+    // `docker run --cap-drop ALL`: CAP_MKNOD refuses first; the devices cgroup would refuse
+    // the open after it.
+    let scratch = try Scratch()
+    let cgroup = try TestCgroup(controller: "devices")
+    try cgroup.write("devices.deny", "a")
+    for rule in ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:9 rwm"] { try cgroup.write("devices.allow", rule) }
+    let probe = try run(jail: ["--cgroup", cgroup.path, "--drop-caps", "all"], scratch)
+    #expect(probe["status"] as? String == "degraded")
+    #expect(probe["layer"] as? String == "capabilities")
+    let hint = try #require(probe["hint"] as? String)
+    #expect(hint.contains("--cap-add MKNOD"))
+    #expect(hint.contains("devices cgroup refuses opening c 60:0 too"), "\(hint)")
+    #expect(scratch.contents == [])
+  }
+
   @Test func aNodevTmpfsAsTmpdirIsTheMount() throws {
     let scratch = try Scratch()
     let probe = try runMounted("mount -t tmpfs -o nodev culprit-test \(scratch.path)", environment: environment(scratch))

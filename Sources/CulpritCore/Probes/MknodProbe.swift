@@ -300,6 +300,21 @@ public struct MknodProbe: Probe {
     let s = situation(check: check, mount: mount, context: context)
     func node(_ kind: Kind) -> Node? { nodes.first { $0.kind == kind } }
     let char = node(.char)!, block = node(.block)!, fifo = node(.fifo)!
+    // Later candidates on a mount that is neither nodev nor read-only, for the nodev hint.
+    let later = Self.candidates().drop { $0.path != base }.dropFirst()
+    let usable = later.filter { candidate in
+      guard let real = Sys.realPath(candidate.path).value, let other = context.snapshot.mounts.value?.mount(containing: real)
+      else { return false }
+      return !other.isNoDev && !other.isReadOnly
+    }
+    // What the devices cgroup would say once the first refusal is fixed.
+    var cgroupNext = ""
+    if s.devicesList != nil, s.listAllows("r", type: "c", device: char.device) == false || s.listAllows("w", type: "c", device: char.device) == false {
+      cgroupNext = "Past that, the devices cgroup refuses opening c \(char.device) too (devices.list grants it \(s.listAllows("m", type: "c", device: char.device) == true ? "'m' only" : "nothing")): a device needs `--device /dev/NAME` or a `--device-cgroup-rule`."
+    }
+    func hint(_ layer: Layer, mount: Mount?) -> String? {
+      self.hint(layer, mount: mount, alternatives: Array(usable), cgroupNote: cgroupNext)
+    }
 
     // Blame per node: creation, type, open.
     func mknodBlame(_ n: Node) -> Blame? {
@@ -468,25 +483,29 @@ public struct MknodProbe: Probe {
 
   // MARK: Hints
 
-  func hint(_ layer: Layer, mount: Mount?) -> String? {
+  /// The fix for `layer`; `cgroupNote` says what the devices cgroup would refuse next.
+  func hint(_ layer: Layer, mount: Mount?, alternatives: [Candidate] = [], cgroupNote: String = "") -> String? {
+    let next = cgroupNote.isEmpty ? "" : " " + cgroupNote
     switch layer {
     case .seccomp:
       return "Allow mknod and mknodat in the seccomp profile: `{\"names\": [\"mknod\", \"mknodat\"], \"action\": \"SCMP_ACT_ALLOW\"}` (Docker's and Podman's default profiles allow both). To confirm: `--security-opt seccomp=unconfined`, Kubernetes `securityContext.seccompProfile: {type: Unconfined}`."
     case .capabilities:
       return Hints.grantCapability("CAP_MKNOD")
-        + " Docker's default set has it; Podman's has not since containers/common PR #1240 (2022). With it the devices cgroup still decides which devices open (Docker/Podman `--device` or `--device-cgroup-rule`)."
+        + " Docker's default set has it; Podman's has not since containers/common PR #1240 (2022). "
+        + (cgroupNote.isEmpty ? "With it the devices cgroup still decides which devices open (Docker/Podman `--device` or `--device-cgroup-rule`)." : cgroupNote)
     case .userns:
-      return "Device nodes cannot be created in a user namespace (rootless Docker or Podman, `--userns`, Kubernetes `hostUsers: false`), whatever the capabilities. Have the runtime bind-mount the host's device instead: Docker/Podman `--device /dev/NAME`; Kubernetes a device plugin or a hostPath volume; or run without a user namespace."
+      return "Device nodes cannot be created in a user namespace (rootless Docker or Podman, `--userns`, Kubernetes `hostUsers: false`), whatever the capabilities. Have the runtime bind-mount the host's device instead: Docker/Podman `--device /dev/NAME`; Kubernetes a device plugin or a hostPath volume; or run without a user namespace.\(next)"
     case .cgroupDevices:
       return "The devices cgroup refuses this device. Allow it: Docker/Podman `--device /dev/NAME` (the host's node) or `--device-cgroup-rule 'c MAJOR:MINOR rwm'` (an `m`-only rule lets mknod succeed while open still fails); Kubernetes has no field for it: a device plugin, or `privileged: true` (which also drops seccomp and AppArmor confinement); Concourse: `privileged: true` on the task."
     case .mount:
       if let mount, mount.isReadOnly {
-        return "\(mount.mountPoint) is mounted read-only. Point TMPDIR at a writable mount, e.g. Docker `--tmpfs /scratch:dev` or a Kubernetes emptyDir volume."
+        return "\(mount.mountPoint) is mounted read-only. Point TMPDIR at a writable mount, e.g. Docker `--tmpfs /scratch:dev` or a Kubernetes emptyDir volume.\(next)"
       }
       let point = mount?.mountPoint ?? "This mount"
-      return "\(point) is mounted nodev: nodes can be made there but not opened. Create device nodes on a mount without nodev — Docker's /dev is a tmpfs without it; a Docker `--tmpfs` mount is nodev unless given `dev` (`--tmpfs /scratch:dev`) — or remount the volume without nodev."
+      let here = alternatives.first.map { " Here \($0.path)\($0.source == $0.path ? "" : " (\($0.source))") is on a mount without nodev." } ?? ""
+      return "\(point) is mounted nodev: nodes can be made there but not opened. Create device nodes on a mount without nodev — Docker's /dev is a tmpfs without it; a Docker `--tmpfs` mount is nodev unless given `dev` (`--tmpfs /scratch:dev`) — or remount the volume without nodev.\(here)\(next)"
     case .lsm:
-      return "A security module refuses it. Confirm with `--security-opt apparmor=unconfined` (Kubernetes `securityContext.appArmorProfile: {type: Unconfined}`) or, on SELinux hosts, `--security-opt label=disable`; then allow the device in the profile."
+      return "A security module refuses it. Confirm with `--security-opt apparmor=unconfined` (Kubernetes `securityContext.appArmorProfile: {type: Unconfined}`) or, on SELinux hosts, `--security-opt label=disable`; then allow the device in the profile.\(next)"
     default:
       return "Run `strace -f -e trace=mknodat,openat` on the failing program to see the call and its errno, and compare with the evidence above."
     }
