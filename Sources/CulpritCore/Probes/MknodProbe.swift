@@ -128,7 +128,7 @@ public struct MknodProbe: Probe {
     let check = Sys.mknodatRaw(Self.checkPath, mode: Self.checkMode)
 
     context.step("reading \(RegisteredDevices.path)")
-    let registered = LiveSystem().readText(RegisteredDevices.path).map(RegisteredDevices.parse)
+    let registered = context.snapshot.source.readText(RegisteredDevices.path).map(RegisteredDevices.parse)
     let charDevice = DeviceNumber(major: registered.value?.unusedMajor(block: false) ?? 60, minor: 0)
     let blockDevice = DeviceNumber(major: registered.value?.unusedMajor(block: true) ?? 60, minor: 0)
 
@@ -156,10 +156,10 @@ public struct MknodProbe: Probe {
 
     let directory = chosen.directory
     var nodes: [Node] = []
-    var directoryRemoved: Result<Void, Errno> = .failure(.badFileDescriptor)
+    let directoryRemoved: Result<Void, Errno>
     switch Sys.openDirectory(directory) {
     case .failure(let err):
-      directoryRemoved = Sys.rmdir(directory)
+      _ = Sys.rmdir(directory)
       return verdict(
         .error, "culprit could not open the directory it had just made, \(directory): \(err.name)",
         evidence: ["open(\"\(directory)\", O_DIRECTORY|O_NOFOLLOW) returned \(err.description) right after mkdir succeeded."])

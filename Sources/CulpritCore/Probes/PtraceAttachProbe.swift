@@ -104,7 +104,7 @@ public struct PtraceAttachProbe: Probe {
       attempts.append(
         Attempt(target: .nonDescendant, targetPID: target.pid, tracerPID: me, outcome: .notRun("the child could not be detached first")))
     } else {
-      attempts.append(attachFromSibling(to: target.pid, context, spawned: &spawned))
+      attempts.append(attachFromSibling(to: target.pid, context))
     }
 
     // Dumpable lives in the memory descriptor, which fork copies: a child forked while this
@@ -131,7 +131,7 @@ public struct PtraceAttachProbe: Probe {
   }
 
   /// A sibling of the target attaches to it: the target is not the tracer's descendant.
-  func attachFromSibling(to targetPID: Int32, _ context: ProbeContext, spawned: inout [Child]) -> Attempt {
+  func attachFromSibling(to targetPID: Int32, _ context: ProbeContext) -> Attempt {
     context.step("a sibling process calls ptrace(PTRACE_SEIZE, \(targetPID)) on a process that is not its descendant")
     let spawnedTracer = Children.spawn(deadline: context.deadline(inMilliseconds: 1500)) { channel in
       channel.step("ptrace(PTRACE_SEIZE, \(targetPID)) from a sibling")
