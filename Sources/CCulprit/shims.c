@@ -119,6 +119,15 @@ int culprit_install_sigchld_wakeup(void) {
   return sigaction(SIGCHLD, &action, NULL);
 }
 
+int culprit_install_sigchld_wakeup_with_stops(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_handler = culprit_sigchld_noop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  return sigaction(SIGCHLD, &action, NULL);
+}
+
 culprit_shared_page *culprit_shared_page_create(void) {
   void *page = mmap(NULL, sizeof(culprit_shared_page), PROT_READ | PROT_WRITE,
                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);

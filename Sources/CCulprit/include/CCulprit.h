@@ -58,6 +58,10 @@ int culprit_run_in_thread(void (*_Nonnull body)(void *_Nullable), void *_Nullabl
 /// woken by a child's exit. (With the default disposition SIGCHLD is discarded and wakes nothing.)
 int culprit_install_sigchld_wakeup(void);
 
+/// The same handler without SA_NOCLDSTOP, so that a tracee's ptrace-stop also sends SIGCHLD
+/// and wakes ppoll(2); for a probe child that waits for a tracee to stop.
+int culprit_install_sigchld_wakeup_with_stops(void);
+
 /// A page shared between a probe's child and the runner (MAP_SHARED | MAP_ANONYMOUS), written by
 /// the child and read by the parent after the child ends, whatever way it ended.
 typedef struct culprit_shared_page {

@@ -9,6 +9,8 @@ public enum ProbeCatalog {
     PtraceScopeProbe(),
     UserNamespaceProbe(),
     LSMProbe(),
+    PtraceAttachProbe(),
+    MknodProbe(),
   ]
 
   public static var ids: [String] { all.map(\.id) }

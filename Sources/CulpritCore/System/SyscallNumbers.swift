@@ -40,6 +40,8 @@ extension SyscallNumber {
   public static let clone3 = SyscallNumber(name: "clone3", x86_64: 435, aarch64: 435)
   public static let ptrace = SyscallNumber(name: "ptrace", x86_64: 101, aarch64: 117)
   public static let mknodat = SyscallNumber(name: "mknodat", x86_64: 259, aarch64: 33)
+  public static let statx = SyscallNumber(name: "statx", x86_64: 332, aarch64: 291)
+  public static let setresuid = SyscallNumber(name: "setresuid", x86_64: 117, aarch64: 147)
   public static let seccomp = SyscallNumber(name: "seccomp", x86_64: 317, aarch64: 277)
   public static let socket = SyscallNumber(name: "socket", x86_64: 41, aarch64: 198)
 }
