@@ -206,13 +206,15 @@ extension Sys {
     return result.map { Array(buffer[0..<$0]) }
   }
 
-  /// ppoll(2) on `fds` for at most `nanoseconds`; the number of ready descriptors.
-  public static func poll(_ fds: inout [pollfd], nanoseconds: UInt64) -> Result<Int, Errno> {
-    let count = UInt(fds.count)
+  /// ppoll(2) for input on `fds` for at most `nanoseconds`: which descriptors are ready (input,
+  /// an error such as a queued ICMP "port unreachable", or hang-up).
+  public static func pollReadable(_ fds: [Int32], nanoseconds: UInt64) -> Result<[Bool], Errno> {
+    guard !fds.isEmpty else { return .success([]) }
+    var set = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
     let timeout = Int(min(nanoseconds, UInt64(Int.max)))
-    guard !fds.isEmpty else { return .success(0) }
-    return fds.withUnsafeMutableBufferPointer { buffer in
-      once { Int(culprit_ppoll(buffer.baseAddress!, count, timeout)) }
+    let result = set.withUnsafeMutableBufferPointer { buffer in
+      once { Int(culprit_ppoll(buffer.baseAddress!, UInt(buffer.count), timeout)) }
     }
+    return result.map { _ in set.map { $0.revents != 0 } }
   }
 }
