@@ -24,8 +24,8 @@ public struct ResolvConf: Equatable, Sendable {
   /// counts only when a space or tab follows it, as in glibc's MATCH macro.
   public static func parse(_ text: String) -> ResolvConf {
     var conf = ResolvConf()
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: true) {
-      let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+    // isNewline: a CRLF pair is one Character in Swift, so splitting on "\n" would miss it.
+    for line in text.split(whereSeparator: \.isNewline) {
       guard let first = line.first, first != "#", first != ";" else { continue }
       let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
       guard words.count >= 2 else { continue }
@@ -88,7 +88,7 @@ public struct NsswitchConf: Equatable, Sendable {
   /// Parses the text of an nsswitch.conf: "database: sources", `#` starting a comment.
   public static func parse(_ text: String) -> NsswitchConf {
     var databases: [String: String] = [:]
-    for rawLine in text.split(separator: "\n") {
+    for rawLine in text.split(whereSeparator: \.isNewline) {
       var line = Substring(rawLine)
       if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
       guard let colon = line.firstIndex(of: ":") else { continue }
@@ -126,7 +126,7 @@ public struct HostsFile: Equatable, Sendable {
 
   public static func parse(_ text: String) -> HostsFile {
     var entries: [(String, [String])] = []
-    for rawLine in text.split(separator: "\n") {
+    for rawLine in text.split(whereSeparator: \.isNewline) {
       var line = Substring(rawLine)
       if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
       let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
