@@ -10,7 +10,8 @@ public struct GetaddrinfoProbe: Probe {
   /// parallel; the budget only bounds the probe as a whole.
   public let isolation = Isolation.child(budgetMilliseconds: 10_000)
 
-  /// Time kept between the lookups' deadline and the probe's own, to collect and report.
+  /// Time kept between the lookups' deadline and the probe's own, to collect and report (at
+  /// most a quarter of what is left).
   static let marginMilliseconds = 150
 
   /// How one lookup ended.
@@ -94,11 +95,14 @@ public struct GetaddrinfoProbe: Probe {
     var names = ["localhost"]
     for name in context.options.resolveNames where !names.contains(name) { names.append(name) }
 
-    let margin = UInt64(GetaddrinfoProbe.marginMilliseconds) * 1_000_000
     let now = Sys.monotonicNanoseconds()
+    let remaining = context.deadline > now ? context.deadline - now : 0
+    let margin = min(UInt64(GetaddrinfoProbe.marginMilliseconds) * 1_000_000, remaining / 4)
     let probeDeadline = context.deadline > now + margin ? context.deadline - margin : now
     let timeout = max(1, context.options.resolveTimeoutMilliseconds)
     let deadline = min(probeDeadline, now + UInt64(timeout) * 1_000_000)
+    /// Less time than the per-query bound, because the run's --timeout is nearly spent.
+    let budget = Int((deadline - now) / 1_000_000)
     let before = TaskLimits.read(snapshot.source, snapshot: snapshot, countTasks: false)
 
     // The nameservers and the questions for them.
@@ -210,7 +214,8 @@ public struct GetaddrinfoProbe: Probe {
     let after = threadFailedWithEAGAIN ? TaskLimits.read(snapshot.source, snapshot: snapshot) : nil
     return GetaddrinfoDecision(
       probe: self, snapshot: snapshot, config: config, results: results, servers: servers, nameservers: nameservers,
-      nameserverFailure: nameserverFailure, timeoutMilliseconds: timeout, before: before, after: after
+      nameserverFailure: nameserverFailure, timeoutMilliseconds: timeout, budgetMilliseconds: budget, before: before,
+      after: after
     ).verdict()
   }
 }

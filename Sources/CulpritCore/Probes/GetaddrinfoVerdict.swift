@@ -10,6 +10,9 @@ struct GetaddrinfoDecision {
   /// The nameserver check's child did not report (killed, trapped, timed out).
   let nameserverFailure: GetaddrinfoProbe.Lookup?
   let timeoutMilliseconds: Int
+  /// The time the lookups really had: less than `timeoutMilliseconds` when the run's --timeout
+  /// was nearly spent, and then a timeout says nothing about the network.
+  let budgetMilliseconds: Int
   let before: TaskLimits
   let after: TaskLimits?
 
@@ -24,6 +27,8 @@ struct GetaddrinfoDecision {
     /// A few words for the summary ("no nameserver answers").
     var short: String? = nil
   }
+
+  static let cutShort = "the run's --timeout cut the lookups short"
 
   static let networkHint =
     "The nameservers in /etc/resolv.conf must be reachable over UDP port 53 from the container's network namespace. Docker/Podman: --dns ADDRESS (or the daemon's \"dns\" setting); Kubernetes: check the cluster DNS Service and any NetworkPolicy that blocks UDP/TCP 53 egress; with --network none there is no route at all."
@@ -44,7 +49,7 @@ struct GetaddrinfoDecision {
     let errors = Set(server.answers.compactMap(\.error))
     if errors.contains(Errno.networkUnreachable.name) { return "no route to it (ENETUNREACH)" }
     if errors.contains(Errno.connectionRefused.name) { return "nothing listens on its port 53 (ECONNREFUSED: ICMP port unreachable)" }
-    if errors == ["timeout"] { return "no response within \(timeoutMilliseconds) ms" }
+    if errors == ["timeout"] { return "no response within \(budgetMilliseconds) ms" }
     return errors.sorted().joined(separator: ", ")
   }
 
@@ -137,6 +142,12 @@ struct GetaddrinfoDecision {
       }
       return Cause(layer: .unknown, sentence: "pthread_create returned \(err.name).", hint: nil, short: "pthread_create returned \(err.name)")
     case .timedOut(let ms):
+      if budgetMilliseconds < timeoutMilliseconds {
+        return Cause(
+          layer: .unknown,
+          sentence: "getaddrinfo(\"\(name)\") \(variant) was stopped after \(ms) ms: the run's --timeout left the lookups only \(budgetMilliseconds) ms of their \(timeoutMilliseconds) ms bound, which says nothing about the network.",
+          hint: "Run again with a larger --timeout (the lookups need up to \(timeoutMilliseconds) ms).", short: GetaddrinfoDecision.cutShort)
+      }
       if !servers.isEmpty && answeringServers.isEmpty {
         return Cause(layer: .network, sentence: "getaddrinfo(\"\(name)\") \(variant) did not return within \(ms) ms, and no nameserver answers.", hint: GetaddrinfoDecision.networkHint, short: "no nameserver answers")
       }
@@ -232,8 +243,17 @@ struct GetaddrinfoDecision {
     var evidence = config.evidence
     let ownLibc = Sys.ownLibcVersion.map { "glibc \($0)" } ?? "musl"
     if !config.modulesNeedingDlopen.isEmpty && Sys.ownLibcVersion != nil {
-      evidence.append(
-        "culprit is a static \(ownLibc) program with only the files and dns modules built in; the hosts: line also names \(config.modulesNeedingDlopen.joined(separator: ", ")), which static glibc loads from the image with dlopen (libnss_NAME.so.2) and which work only when the image's glibc is \(ownLibc), so names those modules answer may resolve differently for the image's own programs.")
+      let modules = config.modulesNeedingDlopen.joined(separator: ", ")
+      var sentence = "culprit is a static \(ownLibc) program with only the files and dns NSS modules built in; the hosts: line also names \(modules), which static glibc loads from the image with dlopen (libnss_NAME.so.2, which pulls in the image's libc.so.6)"
+      switch snapshot.libc.family {
+      case .glibc where snapshot.libc.display == ownLibc:
+        sentence += "; the image's libc is also \(ownLibc), so they load as they do for the image's programs."
+      case .glibc:
+        sentence += "; that is reliable only with the same glibc, and the image has \(snapshot.libc.display), so names those modules answer may resolve differently for the image's own programs."
+      case .musl, .none:
+        sentence += "; the image has no glibc, so they cannot load and culprit uses files and dns only (musl programs ignore nsswitch.conf altogether)."
+      }
+      evidence.append(sentence)
     }
     if snapshot.libc.family == .musl {
       evidence.append("The image's programs use musl, which ignores nsswitch.conf, reads /etc/hosts and then asks all nameservers in parallel; culprit's lookups follow glibc's rules.")
@@ -261,6 +281,7 @@ struct GetaddrinfoDecision {
       "nss_modules_needing_dlopen": .from(config.modulesNeedingDlopen),
       "etc_hosts_exists": .bool(config.hosts.value != nil),
       "timeout_ms": .int(timeoutMilliseconds),
+      "budget_ms": .int(budgetMilliseconds),
     ]
     if nameserverFailure != nil { facts["nameserver_check"] = nameserverFailure!.json }
 
@@ -282,6 +303,15 @@ struct GetaddrinfoDecision {
           .degraded, layer: .seccomp,
           "\(resolvedText), but a seccomp filter ended the DNS query of culprit's own (\(signal)\(step.map { " during \($0)" } ?? "")).",
           evidence: evidence, hint: Hints.seccompKill, facts: facts)
+      }
+      let onlyCutShort = budgetMilliseconds < timeoutMilliseconds
+        && silentServers.allSatisfy { Set($0.answers.compactMap(\.error)) == ["timeout"] }
+      if !silentServers.isEmpty && onlyCutShort {
+        return probe.verdict(
+          .degraded, layer: .unknown,
+          "\(resolvedText), but the nameservers did not answer within the \(budgetMilliseconds) ms the run's --timeout left.",
+          evidence: evidence, hint: "Run again with a larger --timeout (the lookups need up to \(timeoutMilliseconds) ms).",
+          facts: facts)
       }
       if !servers.isEmpty && !nameservers.isEmpty && answeringServers.isEmpty {
         let reasons = silentServers.map { "\($0.address): \(silence($0))" }.joined(separator: "; ")
@@ -343,6 +373,12 @@ struct GetaddrinfoDecision {
     }
     evidence.append(cause.sentence)
     evidence += cause.evidence
+    if cause.short == GetaddrinfoDecision.cutShort {
+      return probe.verdict(
+        .skipped,
+        "Not decided: the run's --timeout left the lookups only \(budgetMilliseconds) ms of their \(timeoutMilliseconds) ms bound.",
+        evidence: evidence, hint: cause.hint, facts: facts)
+    }
     return probe.verdict(
       anyResolved ? .degraded : .blocked, layer: cause.layer, summary, evidence: evidence, hint: cause.hint, facts: facts)
   }
