@@ -22,6 +22,10 @@
 #                     test.culprit, and 127.0.0.2 where nothing listens
 #   dns-eperm-no-clone3  the same with the eperm-no-clone3 profile: curl's "getaddrinfo() thread
 #                     failed to start" (DNS works, threads do not)
+#   glibc-eperm-no-clone3  eperm-no-clone3 with this machine's glibc (libc.so.6) in the rootfs:
+#                     the image's own threads fail too
+#   musl-eperm-no-clone3   eperm-no-clone3 with Debian's musl package unpacked in the rootfs
+#                     (apt-get download musl): the image's own threads do not use clone3
 #
 # Needs root, runc, dnsmasq, python3, and the Podman profile /usr/share/containers/seccomp.json
 # (Debian package golang-github-containers-common). Only loopback addresses are ever queried: every
@@ -30,7 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x dist/culprit ] || { echo "runc-check: build dist/culprit first (scripts/build-static.sh)" >&2; exit 1; }
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(unconfined docker-default eperm-no-clone3 old-profile-stub clone3-kill pids-1 pids-2 dns dns-eperm-no-clone3)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(unconfined docker-default eperm-no-clone3 old-profile-stub clone3-kill pids-1 pids-2 dns dns-eperm-no-clone3 glibc-eperm-no-clone3 musl-eperm-no-clone3)
 
 work=$(mktemp -d /tmp/culprit-runc.XXXXXX)
 dnsmasq_pid=""
@@ -52,6 +56,8 @@ import json, sys
 bundle, scenario = sys.argv[1], sys.argv[2]
 dns = scenario.startswith("dns")
 if dns: scenario = scenario[4:] or "unconfined"
+for prefix in ("glibc-", "musl-"):
+    if scenario.startswith(prefix): scenario = scenario[len(prefix):]
 spec = json.load(open(f"{bundle}/config.json"))
 spec["process"]["terminal"] = False
 spec["process"]["args"] = ["/culprit", "--only", "kernel,seccomp,cgroup,thread,getaddrinfo", "--resolve", "test.culprit"]
@@ -105,6 +111,14 @@ if dns:
     linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "network"]
 json.dump(spec, open(f"{bundle}/config.json", "w"), indent=1)
 PY
+  if [[ $scenario == glibc-* ]]; then
+    mkdir -p "$bundle/rootfs/lib/x86_64-linux-gnu"
+    cp /lib/x86_64-linux-gnu/libc.so.6 "$bundle/rootfs/lib/x86_64-linux-gnu/"
+  fi
+  if [[ $scenario == musl-* ]]; then
+    (cd "$work" && [ -f musl.deb ] || { apt-get download musl >/dev/null && mv musl_*.deb musl.deb; })
+    dpkg-deb -x "$work/musl.deb" "$bundle/rootfs"
+  fi
   if [[ $scenario == dns* ]]; then
     mkdir -p "$bundle/rootfs/etc"
     printf 'nameserver 127.0.0.1\nnameserver 127.0.0.2\noptions timeout:1\n' > "$bundle/rootfs/etc/resolv.conf"

@@ -135,9 +135,13 @@ struct GetaddrinfoDecision {
           short: "pthread_create returned EAGAIN")
       }
       if err == .notPermitted {
+        var sentence = "pthread_create returned EPERM: a seccomp rule answers clone3 with EPERM and glibc ≥ 2.34 does not fall back to clone (the thread probe shows the clone3 answer)."
+        if snapshot.libc.usesClone3ForThreads(machine: snapshot.machine) == false {
+          sentence += " The image's \(snapshot.libc.display) creates threads with clone, so its own programs can start resolver threads; glibc ≥ 2.34 programs brought into it cannot."
+        }
         return Cause(
           layer: .seccomp,
-          sentence: "pthread_create returned EPERM: a seccomp rule answers clone3 with EPERM and glibc ≥ 2.34 does not fall back to clone (the thread probe shows the clone3 answer).",
+          sentence: sentence,
           hint: ThreadHints.clone3EPERM, short: "pthread_create returned EPERM")
       }
       return Cause(layer: .unknown, sentence: "pthread_create returned \(err.name).", hint: nil, short: "pthread_create returned \(err.name)")
