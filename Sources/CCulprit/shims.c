@@ -13,6 +13,9 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <gnu/libc-version.h>
+#endif
 
 #ifndef SYS_clone3
 #define SYS_clone3 435
@@ -201,6 +204,14 @@ void culprit_reset_signals_in_child(void) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+const char *culprit_own_libc_version(void) {
+#if defined(__GLIBC__)
+  return gnu_get_libc_version();
+#else
+  return NULL;
+#endif
 }
 
 uint32_t culprit_scmp_act_errno(uint16_t errno_value) { return SCMP_ACT_ERRNO(errno_value); }

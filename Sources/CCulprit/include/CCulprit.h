@@ -98,6 +98,13 @@ int culprit_install_sigsys_counter(culprit_shared_page *_Nonnull page);
 /// every signal; called first thing in a forked child.
 void culprit_reset_signals_in_child(void);
 
+// MARK: Threads and names (thread and getaddrinfo probes)
+
+/// The version of the C library culprit itself was linked with: gnu_get_libc_version() for
+/// glibc, NULL for musl (which has no such call). A static culprit carries its own libc, so its
+/// pthread_create behaves as that libc's does, whatever the image holds.
+const char *_Nullable culprit_own_libc_version(void);
+
 // MARK: libseccomp constants that are function-like or composed macros
 
 uint32_t culprit_scmp_act_errno(uint16_t errno_value);

@@ -9,6 +9,8 @@ public enum ProbeCatalog {
     PtraceScopeProbe(),
     UserNamespaceProbe(),
     LSMProbe(),
+    ThreadProbe(),
+    GetaddrinfoProbe(),
     PtraceAttachProbe(),
     MknodProbe(),
   ]

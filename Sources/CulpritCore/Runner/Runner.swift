@@ -98,5 +98,6 @@ public struct Runner {
     _ = snapshot.mounts
     _ = snapshot.cgroup
     _ = snapshot.userns
+    _ = snapshot.libc
   }
 }

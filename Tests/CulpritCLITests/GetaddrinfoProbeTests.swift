@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// The getaddrinfo probe against a real loopback DNS server (dnsmasq) in a network namespace of
+/// its own, real resolver files, real seccomp filters and a real pids cgroup.
+@Suite struct GetaddrinfoProbeTests {
+  func getaddrinfo(_ sandbox: DNSSandbox = DNSSandbox(), names: [String] = ["test.culprit"], jail: [String] = [])
+    throws -> (RunResult, [String: Any])
+  {
+    let result = try sandbox.culprit(["--format", "json", "--only", "getaddrinfo"] + names.flatMap { ["--resolve", $0] }, jail: jail)
+    #expect(try schemaErrors(result.stdout) == [], "stderr: \(result.stderr)")
+    return (result, try result.probe("getaddrinfo"))
+  }
+
+  func lookups(_ probe: [String: Any]) -> [String: [String: Any]] {
+    var byName: [String: [String: Any]] = [:]
+    for entry in probe.fact("names") as? [[String: Any]] ?? [] { byName[entry["name"] as! String] = entry }
+    return byName
+  }
+
+  @Test func loopbackServerAnswersBothWays() throws {
+    let (result, probe) = try getaddrinfo()
+    #expect(probe["status"] as? String == "ok", "\(probe)")
+    let names = lookups(probe)
+    for variant in ["main_thread", "new_thread"] {
+      let lookup = try #require(names["test.culprit"]?[variant] as? [String: Any])
+      #expect(lookup["status"] as? String == "resolved")
+      #expect(lookup["addresses"] as? [String] == ["127.0.0.42"])
+      #expect((names["localhost"]?[variant] as? [String: Any])?["status"] as? String == "resolved")
+    }
+    let servers = try #require(probe.fact("nameservers") as? [[String: Any]])
+    #expect(servers.count == 1 && servers[0]["reachable"] as? Bool == true)
+    let answers = try #require(servers[0]["answers"] as? [[String: Any]])
+    #expect(answers.contains { $0["name"] as? String == "test.culprit" && $0["addresses"] as? [String] == ["127.0.0.42"] })
+    #expect((probe["evidence"] as? [String])?.contains { $0.contains("127.0.0.42") } == true)
+    #expect(result.seconds < 10)
+  }
+
+  @Test func nameThatDoesNotExist() throws {
+    let (_, probe) = try getaddrinfo(names: ["nx.culprit"])
+    #expect(probe["status"] as? String == "degraded", "localhost still resolves")
+    #expect(probe["layer"] as? String == "resolver-config")
+    let lookup = try #require(lookups(probe)["nx.culprit"]?["main_thread"] as? [String: Any])
+    #expect(lookup["error"] as? String == "EAI_NONAME")
+    #expect((probe["evidence"] as? [String])?.contains { $0.contains("no such name exists") } == true)
+  }
+
+  @Test func nameserverWhereNothingListens() throws {
+    var sandbox = DNSSandbox()
+    sandbox.resolvConf = "nameserver 127.0.0.2\n"
+    let (_, probe) = try getaddrinfo(sandbox)
+    #expect(probe["status"] as? String == "degraded")
+    #expect(probe["layer"] as? String == "network")
+    let servers = try #require(probe.fact("nameservers") as? [[String: Any]])
+    #expect(servers.first?["reachable"] as? Bool == false)
+    let answers = try #require(servers.first?["answers"] as? [[String: Any]])
+    #expect(answers.allSatisfy { $0["error"] as? String == "ECONNREFUSED" })
+    #expect((probe["summary"] as? String)?.contains("no nameserver answers") == true)
+  }
+
+  @Test func noNetworkAtAll() throws {
+    // lo is up but no route leads to this address: the query fails at once, nothing is sent.
+    var sandbox = DNSSandbox()
+    sandbox.dnsmasq = nil
+    sandbox.resolvConf = "nameserver 192.0.2.53\n"
+    let (result, probe) = try getaddrinfo(sandbox)
+    #expect(probe["layer"] as? String == "network")
+    let servers = try #require(probe.fact("nameservers") as? [[String: Any]])
+    #expect((servers.first?["answers"] as? [[String: Any]])?.first?["error"] as? String == "ENETUNREACH")
+    #expect(result.seconds < 5)
+  }
+
+  @Test func missingResolverFiles() throws {
+    var sandbox = DNSSandbox()
+    sandbox.dnsmasq = nil
+    sandbox.resolvConf = nil
+    sandbox.nsswitch = nil
+    let (result, probe) = try getaddrinfo(sandbox, names: [])
+    #expect(result.status == 0 || result.status == 1)
+    #expect(probe["layer"] as? String == "resolver-config", "\(probe)")
+    #expect(probe.fact("resolv_conf", "exists") as? Bool == false)
+    #expect(probe.fact("hosts_sources") as? String == "dns [!UNAVAIL=return] files")
+    #expect((probe["evidence"] as? [String])?.contains { $0.contains("/etc/resolv.conf could not be read: ENOENT") } == true)
+  }
+
+  @Test func hostsLineNamingModulesAStaticProgramMustLoad() throws {
+    var sandbox = DNSSandbox()
+    sandbox.nsswitch = "hosts: files mdns4_minimal [NOTFOUND=return] dns myhostname\n"
+    let (_, probe) = try getaddrinfo(sandbox)
+    #expect(probe.fact("nss_modules_needing_dlopen") as? [String] == ["mdns4_minimal", "myhostname"])
+    #expect((probe["evidence"] as? [String])?.contains { $0.contains("dlopen") } == true)
+    #expect(probe["status"] as? String == "ok", "files and dns still answer: \(probe)")
+  }
+
+  @Test func threadsRefusedByClone3EPERM() throws {
+    // curl's "getaddrinfo() thread failed to start": the main thread resolves, a new thread
+    // cannot be created.
+    let (_, probe) = try getaddrinfo(jail: ["--seccomp-rule", "clone3=errno:EPERM"])
+    #expect(probe["status"] as? String == "degraded")
+    #expect(probe["layer"] as? String == "seccomp")
+    let lookup = try #require(lookups(probe)["test.culprit"])
+    #expect((lookup["main_thread"] as? [String: Any])?["status"] as? String == "resolved")
+    #expect((lookup["new_thread"] as? [String: Any])?["status"] as? String == "thread-failed")
+    #expect((lookup["new_thread"] as? [String: Any])?["error"] as? String == "EPERM")
+    #expect((probe["summary"] as? String)?.contains("getaddrinfo() thread failed to start") == true)
+  }
+
+  @Test func socketRefusedBySeccomp() throws {
+    let (_, probe) = try getaddrinfo(jail: ["--seccomp-rule", "socket=errno:EPERM"])
+    #expect(probe["layer"] as? String == "seccomp")
+    let servers = try #require(probe.fact("nameservers") as? [[String: Any]])
+    #expect(servers.first?["socket_error"] as? String == "EPERM")
+    #expect(servers.first?["socket_check"] as? String == "EPERM")
+  }
+
+  @Test func socketKilledBySeccomp() throws {
+    let (_, probe) = try getaddrinfo(jail: ["--seccomp-rule", "socket=kill_process"])
+    #expect(probe["status"] as? String == "blocked")
+    #expect(probe["layer"] as? String == "seccomp")
+    #expect((lookups(probe)["test.culprit"]?["main_thread"] as? [String: Any])?["status"] as? String == "seccomp")
+  }
+
+  @Test(arguments: [2, 3])
+  func pidsLimitStarvesTheLookupThreads(limit: Int) throws {
+    // 2: no lookup gets a process of its own and they run in the probe's child; 3: one at a time.
+    let cgroup = try TestCgroup(controller: "pids", name: "getaddrinfo\(limit)")
+    try cgroup.write("pids.max", "\(limit)")
+    let (_, probe) = try getaddrinfo(jail: ["--cgroup", cgroup.path])
+    #expect(probe["status"] as? String == "degraded", "\(probe)")
+    #expect(probe["layer"] as? String == "cgroup-pids")
+    let lookup = try #require(lookups(probe)["test.culprit"])
+    #expect((lookup["main_thread"] as? [String: Any])?["status"] as? String == "resolved")
+    #expect((lookup["new_thread"] as? [String: Any])?["error"] as? String == "EAGAIN")
+  }
+
+  @Test func lookupsAreBoundedByTheTimeout() throws {
+    // A nameserver that swallows queries: glibc would wait 30 s per attempt, the probe waits
+    // its 2 s bound and reports.
+    var sandbox = DNSSandbox()
+    sandbox.dnsmasq = nil
+    sandbox.silentListener = "127.0.0.3"
+    sandbox.resolvConf = "nameserver 127.0.0.3\noptions timeout:30 attempts:5\n"
+    let (result, probe) = try getaddrinfo(sandbox, names: ["slow.culprit"])
+    #expect(result.seconds < 8, "took \(result.seconds) s")
+    #expect(probe["status"] as? String == "degraded", "localhost resolves from /etc/hosts: \(probe)")
+    #expect(probe["layer"] as? String == "network")
+    let lookup = try #require(lookups(probe)["slow.culprit"]?["main_thread"] as? [String: Any])
+    #expect(lookup["status"] as? String == "timed-out")
+    let servers = try #require(probe.fact("nameservers") as? [[String: Any]])
+    #expect((servers.first?["answers"] as? [[String: Any]])?.first?["error"] as? String == "timeout")
+  }
+}
