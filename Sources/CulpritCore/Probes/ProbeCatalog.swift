@@ -9,6 +9,7 @@ public enum ProbeCatalog {
     PtraceScopeProbe(),
     UserNamespaceProbe(),
     LSMProbe(),
+    SyscallsProbe(),
   ]
 
   public static var ids: [String] { all.map(\.id) }
