@@ -144,7 +144,7 @@ extension SyscallSweep {
           return result(.absent, "\(made) and no seccomp filter is installed: the kernel \(why).")
         }
         let caveat = entry.configOption.map { " (unless the kernel was built without \($0))" } ?? ""
-        let kernelText = env.kernel.map { "the running kernel \($0) has it (added in \(first)), so " } ?? ""
+        let kernelText = env.kernel.map { "the running kernel \($0) is new enough for it (added in \(first)), so " } ?? ""
         return result(
           .filteredENOSYS, "\(made); the kernel answers \(kernelSays): \(kernelText)a seccomp filter answered ENOSYS\(caveat).")
       }

@@ -350,7 +350,8 @@ public enum SyscallSweep {
     SweepEntry(
       id: "map_shadow_stack", syscall: n("map_shadow_stack"), call: "map_shadow_stack(0, 0, 0x80000000 /* bad flag */)",
       invocation: .raw { _ in [0, 0, 0x8000_0000] }, kernelErrnos: [.invalidArgument, .notSupported],
-      firstKernel: KernelVersion(6, 6), firstKernelAArch64: KernelVersion(6, 13), fallback: .anyError, need: .optional,
+      firstKernel: KernelVersion(6, 6), firstKernelAArch64: KernelVersion(6, 13),
+      configOption: "CONFIG_X86_USER_SHADOW_STACK / CONFIG_ARM64_GCS", fallback: .anyError, need: .optional,
       breaks: "Programs built for shadow stacks (glibc's x86 CET tunable, arm64 GCS) run without them."),
     SweepEntry(
       id: "mseal", syscall: n("mseal"), call: "mseal(0, 0, 1 /* bad flag */)",

@@ -267,9 +267,28 @@ extension SyscallsProbe {
     switch worst {
     case .blocked, .degraded:
       status = worst == .blocked ? .blocked : .degraded
-      let list = hurting.map { "\($0.entry.id) (\(answerText($0)))" }.joined(separator: ", ")
-      let who = worst == .blocked ? "which the image's libc needs without a fallback for that answer" : "which defeats its callers' fallback"
-      summary = "Seccomp answers \(list), \(who)"
+      var groups: [(answer: String, names: [String])] = []
+      for result in hurting {
+        let answer = answerText(result)
+        if let index = groups.firstIndex(where: { $0.answer == answer }) {
+          groups[index].names.append(result.entry.id)
+        } else {
+          groups.append((answer, [result.entry.id]))
+        }
+      }
+      let said = groups.map { group -> String in
+        let names = group.names.count == 1 ? group.names[0] : group.names.dropLast().joined(separator: ", ") + " and " + group.names.last!
+        switch group.answer {
+        case "killed": return "kills \(names)"
+        case "trapped": return "traps \(names)"
+        default: return "answers \(names) with \(group.answer)"
+        }
+      }.joined(separator: "; ")
+      let who =
+        worst == .blocked
+        ? "which \(env.libc.display), this image's libc, calls with no fallback for that answer"
+        : "which defeats the fallback of the programs that call them"
+      summary = "Seccomp \(said), \(who)"
       hint = fixHint(hurting)
     case .none:
       status = .ok
