@@ -110,6 +110,13 @@ public final class SeccompFilter {
     return nr == __NR_SCMP_ERROR ? nil : nr
   }
 
+  /// The name libseccomp gives a syscall number on an architecture; nil when it knows none.
+  public static func name(of number: Int32, arch: UInt32) -> String? {
+    guard let name = seccomp_syscall_resolve_num_arch(arch, number) else { return nil }
+    defer { free(name) }
+    return String(cString: name)
+  }
+
   /// Applies `action` to every call of syscall `number` (no argument conditions).
   public func add(_ action: Action, syscall number: Int32) throws(Failure) {
     let rc = seccomp_rule_add_array(context, action.raw, number, 0, nil)
