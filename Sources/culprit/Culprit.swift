@@ -52,13 +52,13 @@ struct CulpritCommand: ParsableCommand {
         culprit --format markdown > report.md    A report to paste into a bug report.
         culprit --format json --only capabilities,cgroup
         culprit --fail-on degraded               Exit 1 when anything is degraded or blocked.
-        culprit --seccomp-profile profile.json   What would this Docker/Podman/OCI profile break?
+        culprit --seccomp-profile p.json         What would this profile break?
         docker cp dist/culprit c1:/culprit && docker exec c1 /culprit
 
       EXIT STATUS:
         0  no probe is at or above --fail-on    1  a probe is
-        2  usage error, or an unreadable or     3  culprit itself failed, or the
-           invalid --seccomp-profile               profile cannot be installed here
+        2  usage error (or a bad profile)       3  culprit itself failed (or the
+                                                   profile cannot be installed)
       """,
     version: Culprit.version
   )

@@ -295,7 +295,16 @@ extension SyscallsProbe {
       if filtered.isEmpty {
         summary = "All \(results.count) calls reached the kernel" + (env.filterInstalled == true ? " (the filter lets them through)" : "")
       } else {
-        summary = "\(filtered.count) of \(results.count) calls are filtered, each with an answer its callers handle; default action: \(fingerprint.verdict)"
+        let unknown: String
+        switch fingerprint.verdict {
+        case "errno-eperm": unknown = "unknown syscalls get EPERM (Docker-like allow-list)"
+        case "enosys": unknown = "unknown syscalls get ENOSYS (Podman-like, or no allow-list)"
+        case "kill": unknown = "unknown syscalls are killed"
+        case "trap": unknown = "unknown syscalls are trapped"
+        case let v where v.hasPrefix("errno-"): unknown = "unknown syscalls get \(v.dropFirst(6).uppercased())"
+        default: unknown = "the default action could not be seen"
+        }
+        summary = "\(filtered.count) of \(results.count) calls are filtered, each with an answer its callers handle; \(unknown)"
       }
     }
 
