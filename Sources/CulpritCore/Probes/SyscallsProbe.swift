@@ -93,12 +93,20 @@ public struct SyscallsProbe: Probe {
     var start = 0
     var children = 0
     var forkError: Errno?
+    // The core-dump guard is a setrlimit and a prctl, which a profile could kill: then the
+    // next child goes without it.
+    var guardCoreDumps = true
     while start < calls.count {
       context.step("fork() of the sweep's child \(children + 1), to make calls from \(calls[start].text) on")
       let deadline = context.deadline(inMilliseconds: 1000)
       let from = start
+      let guarded = guardCoreDumps
       let spawned = Children.spawn(deadline: deadline) { channel in
-        SyscallsProbe.prepareSweepProcess()
+        if guarded {
+          channel.setScratch(0, -1)
+          channel.step("setrlimit(RLIMIT_CORE, 0) and prctl(PR_SET_DUMPABLE, 0) before the sweep")
+          SyscallsProbe.prepareSweepProcess()
+        }
         channel.continueAfterTraps()
         for index in from..<calls.count {
           if Sys.monotonicNanoseconds() >= deadline { break }
@@ -141,6 +149,10 @@ public struct SyscallsProbe: Probe {
         case SyscallsProbe.stateTrapped: outcomes[index] = .trapped(data: Int32(truncatingIfNeeded: slot[2]))
         default: break
         }
+      }
+      if position == -1, guarded, case .signaled = outcome.ending {
+        guardCoreDumps = false
+        continue
       }
       // The child ended inside call `position - 1`, or between calls (position 0).
       guard position > 0, position - 1 >= from else { break }
@@ -256,13 +268,19 @@ extension SyscallsProbe {
           : "fork failed with \(err.name) after \(sweep.children) sweep children; the calls after that were not made.")
     }
 
+    let notMade = results.filter { $0.classification == .notRun }
+    if notMade.count == results.count {
+      return probe.verdict(
+        .skipped, "The sweep could not make its calls", evidence: evidence,
+        facts: ["syscalls": .array(results.map(resultJSON)), "children": .int(sweep.children)])
+    }
     let worst = results.map(\.impact).max() ?? .none
     let hurting = results.filter { $0.impact == worst && worst > .none }
     let filtered = results.filter {
       [.filteredENOSYS, .filteredEPERM, .filtered, .killed, .trapped].contains($0.classification)
     }
     let status: Status
-    let summary: String
+    var summary: String
     var hint: String?
     switch worst {
     case .blocked, .degraded:
@@ -292,7 +310,7 @@ extension SyscallsProbe {
       hint = fixHint(hurting)
     case .none:
       status = .ok
-      if filtered.isEmpty {
+      if filtered.isEmpty && notMade.isEmpty {
         summary = "All \(results.count) calls reached the kernel" + (env.filterInstalled == true ? " (the filter lets them through)" : "")
       } else {
         let unknown: String
@@ -308,6 +326,9 @@ extension SyscallsProbe {
       }
     }
 
+    if !notMade.isEmpty {
+      summary += " (\(notMade.count) of \(results.count) calls not made: \(notMade.map(\.entry.id).joined(separator: ", ")))"
+    }
     var counts: JSONObject = [:]
     for c in SweepClassification.allCases {
       let n = results.filter { $0.classification == c }.count
