@@ -6,6 +6,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -222,3 +225,55 @@ uint32_t culprit_scmp_arch_x86(void) { return SCMP_ARCH_X86; }
 uint32_t culprit_scmp_arch_x32(void) { return SCMP_ARCH_X32; }
 uint32_t culprit_scmp_arch_aarch64(void) { return SCMP_ARCH_AARCH64; }
 uint32_t culprit_scmp_arch_arm(void) { return SCMP_ARCH_ARM; }
+
+int culprit_seccomp_export(scmp_filter_ctx context, void **program, size_t *length) {
+  *program = NULL;
+  *length = 0;
+  int fd = memfd_create("culprit-bpf", MFD_CLOEXEC);
+  if (fd < 0) {
+    return -errno;
+  }
+  int rc = seccomp_export_bpf(context, fd);
+  if (rc != 0) {
+    close(fd);
+    return rc;
+  }
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+    rc = -errno;
+    close(fd);
+    return rc;
+  }
+  char *buffer = malloc(size > 0 ? (size_t)size : 1);
+  if (buffer == NULL) {
+    close(fd);
+    return -ENOMEM;
+  }
+  size_t done = 0;
+  while (done < (size_t)size) {
+    ssize_t n = read(fd, buffer + done, (size_t)size - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      rc = n < 0 ? -errno : -EIO;
+      free(buffer);
+      close(fd);
+      return rc;
+    }
+    done += (size_t)n;
+  }
+  close(fd);
+  *program = buffer;
+  *length = done;
+  return 0;
+}
+
+int culprit_seccomp_install(const void *instructions, unsigned short count, unsigned int flags) {
+  struct sock_fprog program = {count, (struct sock_filter *)instructions};
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program);
+  if (rc < 0 && errno == ENOSYS && flags == 0) {
+    rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0);
+  }
+  return (int)rc;
+}

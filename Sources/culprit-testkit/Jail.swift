@@ -21,6 +21,7 @@ enum Jail {
     var cgroups: [String] = []
     var rlimits: [(Int32, UInt64)] = []
     var noNewPrivs = false
+    var profilePath: String?
     var command: [String] = []
 
     var index = 0
@@ -64,6 +65,7 @@ enum Jail {
         default: fail("unknown rlimit \(parts[0])")
         }
       case "--no-new-privs": noNewPrivs = true
+      case "--seccomp-profile": profilePath = value()
       case "--":
         command = Array(args[(index + 1)...])
         index = args.count
@@ -100,6 +102,20 @@ enum Jail {
         try filter.load()
       } catch {
         fail(error.description)
+      }
+    }
+    if let profilePath {
+      // The what-if loader, so the jail installs a profile exactly as culprit would.
+      let snapshot = Snapshot()
+      guard let arch = Architecture.native else { fail("unknown architecture") }
+      let target = SeccompProfile.Target(
+        arch: arch, boundingCapabilities: Set(snapshot.capabilities.value?.bounding.names ?? []),
+        kernel: snapshot.kernelVersion)
+      do throws(SeccompProfileError) {
+        let profile = try WhatIfProfile.load(profilePath, source: snapshot.source, target: target)
+        if case .failure(let err) = profile.program.install() { fail("installing \(profilePath): \(err)") }
+      } catch {
+        fail("\(profilePath): \(error)")
       }
     }
     var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) }

@@ -10,6 +10,8 @@
 //         --cgroup DIR                  join this cgroup (writes the pid to DIR/cgroup.procs)
 //         --rlimit nproc=N              set a resource limit (nproc, nofile)
 //         --no-new-privs                set no_new_privs
+//         --seccomp-profile FILE        install a Docker/Podman/OCI profile as culprit's
+//                                       --seccomp-profile does (after the other restrictions)
 //       ACTION: allow, errno:EPERM, errno:38, kill, kill_process, trap, log.
 //
 //   culprit-testkit capture DIR

@@ -38,7 +38,7 @@ struct CulpritCommand: ParsableCommand {
     abstract: "Tells which layer of a container blocks threads, DNS, ptrace and device nodes.",
     usage: """
       culprit [--format <format>] [--only <ids>] [--timeout <seconds>]
-                [--fail-on <level>] [--resolve <name> ...]
+                [--fail-on <level>] [--resolve <name> ...] [--seccomp-profile <file>]
         culprit --list
         culprit diff [--format <format>] <before.json> <after.json>
       """,
@@ -53,11 +53,13 @@ struct CulpritCommand: ParsableCommand {
         culprit --format markdown         A report to paste into a bug report.
         culprit --format json --only capabilities,cgroup
         culprit --fail-on degraded        Exit 1 if anything is degraded too.
+        culprit --seccomp-profile p.json  What would this profile break?
         docker cp dist/culprit c1:/culprit && docker exec c1 /culprit
 
       EXIT STATUS:
         0  no probe is at or above --fail-on   1  a probe is
-        2  usage error                         3  culprit itself failed
+        2  usage error, or a bad profile       3  culprit itself failed, or the
+                                                  profile cannot be installed
       """,
     version: Culprit.version,
     subcommands: [DiffCommand.self]
@@ -80,6 +82,12 @@ struct CulpritCommand: ParsableCommand {
 
   @Option(help: ArgumentHelp("A name for the getaddrinfo probe to resolve besides localhost (repeatable).", valueName: "name"))
   var resolve: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "Run the probes under this seccomp profile (the JSON that Docker's --security-opt seccomp=, Podman and runc take) to see what it breaks.",
+      valueName: "file"))
+  var seccompProfile: String?
 
   /// The probe ids of --only, split on commas.
   var selectedIDs: [String] {
@@ -116,20 +124,76 @@ struct CulpritCommand: ParsableCommand {
     let probes = ids.isEmpty ? ProbeCatalog.all : ProbeCatalog.all.filter { ids.contains($0.id) }
     let started = Sys.monotonicNanoseconds()
     let snapshot = Snapshot()
-    let runner = Runner(
-      timeoutMilliseconds: Int(timeout * 1000), options: ProbeOptions(resolveNames: resolve))
+    var options = ProbeOptions(resolveNames: resolve)
+    var prepareChild: (() -> String?)?
+    if let seccompProfile {
+      let whatIf = try WhatIf.prepare(seccompProfile, snapshot: snapshot)
+      options.seccompProfile = seccompProfile
+      options.seccompProfileNotes = whatIf.notes
+      let program = whatIf.profile.program
+      prepareChild = {
+        program.install().failure.map { "installing the seccomp profile failed: \($0.description)" }
+      }
+    }
+    let runner = Runner(timeoutMilliseconds: Int(timeout * 1000), options: options, prepareChild: prepareChild)
     let outcome = runner.run(probes, snapshot: snapshot)
     let elapsed = Int((Sys.monotonicNanoseconds() - started) / 1_000_000)
     let report = Report(
       host: snapshot.hostInfo,
       run: RunInfo(
-        timeoutSeconds: timeout, only: ids.isEmpty ? nil : ids, durationMilliseconds: elapsed,
+        timeoutSeconds: timeout, only: ids.isEmpty ? nil : ids, seccompProfile: seccompProfile,
+        durationMilliseconds: elapsed,
         forkWorked: outcome.forkError == nil),
       probes: outcome.results)
     try Output.write(format.render(report, color: format == .text && Output.wantsColor))
     if let threshold = failOn.threshold, report.worstSeverity >= threshold {
       throw ExitCode(Exit.failedCheck)
     }
+  }
+}
+
+/// The what-if mode's preparation: load the profile, decide it for this system, compile it, and
+/// install it once in a throwaway child, so that a profile the kernel refuses is an exit 3 up
+/// front, never a probe-by-probe surprise or a half-applied filter.
+enum WhatIf {
+  /// The profile cannot be installed on this system (exit 3).
+  struct InstallFailed: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  static func prepare(_ path: String, snapshot: Snapshot) throws -> (profile: WhatIfProfile, notes: [String]) {
+    guard let arch = Architecture.native else {
+      throw InstallFailed(description: "--seccomp-profile knows the syscall numbers of x86_64 and aarch64 only, not \(snapshot.machine)")
+    }
+    let bounding = snapshot.capabilities.value.map { Set($0.bounding.names) } ?? []
+    let target = SeccompProfile.Target(arch: arch, boundingCapabilities: bounding, kernel: snapshot.kernelVersion)
+    let profile: WhatIfProfile
+    do {
+      profile = try WhatIfProfile.load(path, source: snapshot.source, target: target)
+    } catch {
+      throw ValidationError("--seccomp-profile \(path): \(error.description)")
+    }
+    if case .failure(let err) = Sys.prctl(21 /* PR_GET_SECCOMP */) {
+      throw InstallFailed(description: "seccomp profile \(path) cannot be installed: this kernel has no seccomp (prctl(PR_GET_SECCOMP) failed with \(err.name))")
+    }
+    let program = profile.program
+    let trial = Children.run(deadline: Sys.monotonicNanoseconds() + 2_000_000_000) { _ in
+      switch program.install() {
+      case .success: return Array("ok".utf8)
+      case .failure(let err): return Array(err.description.utf8)
+      }
+    }
+    switch trial {
+    case .failure(let err):
+      throw InstallFailed(description: "seccomp profile \(path) could not be tried: fork failed with \(err.name)")
+    case .success(let outcome):
+      let said = String(decoding: outcome.ending.output, as: UTF8.self)
+      guard case .exited(0, _) = outcome.ending, said == "ok" else {
+        let why = said.isEmpty ? "the trial process ended without an answer" : "seccomp(SECCOMP_SET_MODE_FILTER) failed with \(said)"
+        throw InstallFailed(description: "seccomp profile \(path) cannot be installed here: \(why)")
+      }
+    }
+    return (profile, profile.notes(target: target))
   }
 }
 
@@ -168,6 +232,9 @@ enum Main {
     } catch let code as ExitCode {
       exit(code.rawValue)
     } catch let failure as Output.WriteFailed {
+      Output.error(failure.description)
+      exit(Exit.toolFailure)
+    } catch let failure as WhatIf.InstallFailed {
       Output.error(failure.description)
       exit(Exit.toolFailure)
     } catch {

@@ -90,8 +90,10 @@ void culprit_shared_page_destroy(culprit_shared_page *_Nonnull page);
 int culprit_install_sigsys_recorder(culprit_shared_page *_Nonnull page, int exit_code);
 
 /// Installs a SIGSYS handler that records a seccomp TRAP in `page` and returns, so that the
-/// interrupted call returns (with the value the kernel left, normally -ENOSYS) and the caller
-/// can continue. Used by probes that classify many calls in one process.
+/// interrupted call returns and the caller can continue. The call's return value is then
+/// whatever the kernel left in the return register (on x86_64 the syscall number itself, since
+/// the kernel rolls the registers back for the handler), so callers must tell a TRAP by the
+/// page's count, never by the return value. Used by the syscall sweep.
 int culprit_install_sigsys_counter(culprit_shared_page *_Nonnull page);
 
 /// Restores SIGSYS, SIGCHLD and the crash signals to their default dispositions and unblocks
@@ -106,6 +108,18 @@ void culprit_reset_signals_in_child(void);
 const char *_Nullable culprit_own_libc_version(void);
 
 // MARK: libseccomp constants that are function-like or composed macros
+
+/// Exports the BPF program of a libseccomp filter into a malloc'd buffer (`*program`, `*length`
+/// bytes; free it with free(3)). libseccomp 2.5 can only export to a file descriptor, so this
+/// goes through a memfd. Returns 0, or a negative errno.
+int culprit_seccomp_export(scmp_filter_ctx _Nonnull context, void *_Nullable *_Nonnull program,
+                           size_t *_Nonnull length);
+
+/// Installs a classic-BPF seccomp program (`count` instructions of struct sock_filter) on the
+/// calling thread with seccomp(SECCOMP_SET_MODE_FILTER, flags), or with prctl(PR_SET_SECCOMP) on
+/// kernels before 3.17 when flags is 0. sock_fprog is a struct with a pointer that Swift would
+/// have to build by hand. Returns 0 (or a listener fd) or -1 with errno.
+int culprit_seccomp_install(const void *_Nonnull instructions, unsigned short count, unsigned int flags);
 
 uint32_t culprit_scmp_act_errno(uint16_t errno_value);
 uint32_t culprit_scmp_act_trace(uint16_t message);

@@ -75,10 +75,21 @@ public struct ProbeOptions: Sendable {
   public var resolveNames: [String]
   /// Per-query bound of the getaddrinfo probe, in milliseconds.
   public var resolveTimeoutMilliseconds: Int
+  /// The what-if seccomp profile (--seccomp-profile) that the runner installs in every probe
+  /// child, as the user named it; nil when probes run under whatever filter culprit has.
+  public var seccompProfile: String?
+  /// Sentences saying how that profile was applied (rules that do not apply here, names
+  /// skipped, runc's -ENOSYS stub), for the probes that report on seccomp.
+  public var seccompProfileNotes: [String]
 
-  public init(resolveNames: [String] = [], resolveTimeoutMilliseconds: Int = 2000) {
+  public init(
+    resolveNames: [String] = [], resolveTimeoutMilliseconds: Int = 2000, seccompProfile: String? = nil,
+    seccompProfileNotes: [String] = []
+  ) {
     self.resolveNames = resolveNames
     self.resolveTimeoutMilliseconds = resolveTimeoutMilliseconds
+    self.seccompProfile = seccompProfile
+    self.seccompProfileNotes = seccompProfileNotes
   }
 }
 

@@ -13,6 +13,7 @@ public enum ProbeCatalog {
     GetaddrinfoProbe(),
     PtraceAttachProbe(),
     MknodProbe(),
+    SyscallsProbe(),
   ]
 
   public static var ids: [String] { all.map(\.id) }

@@ -8,12 +8,14 @@ public struct SeccompProbe: Probe {
 
   public func run(_ context: ProbeContext) -> ProbeResult {
     let state = context.snapshot.seccomp
+    let whatIf = context.options.seccompProfile
     let facts: JSONObject = [
       "mode": .from(state.mode?.rawValue),
       "filters": .from(state.filters),
       "actions_avail": state.actionsAvailable.map(JSONValue.from) ?? .null,
+      "what_if_profile": .from(whatIf),
     ]
-    let summary: String
+    var summary: String
     switch state.mode {
     case .filter?:
       summary = "A seccomp filter is installed" + (state.filters.map { " (\($0) stacked)" } ?? "")
@@ -22,6 +24,14 @@ public struct SeccompProbe: Probe {
     case .disabled?: summary = "No seccomp filter"
     case nil: summary = "The seccomp mode could not be read"
     }
-    return verdict(.info, summary, evidence: state.evidence, facts: facts)
+    var evidence = state.evidence
+    if let whatIf {
+      // This probe reads culprit's own process, which the what-if profile is never installed on.
+      summary += " in culprit's own process; what-if: the probes that run in a child ran under \(whatIf)"
+      evidence.append(
+        "What-if mode: the profile \(whatIf) is installed in every probe child (thread, getaddrinfo, ptrace, mknod, syscalls), not in culprit's own process, whose state is shown above.")
+      evidence += context.options.seccompProfileNotes
+    }
+    return verdict(.info, summary, evidence: evidence, facts: facts)
   }
 }

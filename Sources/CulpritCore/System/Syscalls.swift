@@ -165,6 +165,12 @@ public enum Sys {
     return .success(Limit(soft: convert(value.rlim_cur), hard: convert(value.rlim_max)))
   }
 
+  /// setrlimit(2) with the same soft and hard value.
+  public static func setRLimit(_ resource: Int32, _ value: UInt64) -> Result<Void, Errno> {
+    var limit = Glibc.rlimit(rlim_cur: rlim_t(value), rlim_max: rlim_t(value))
+    return once { setrlimit(__rlimit_resource_t(UInt32(resource)), &limit) }.map { _ in () }
+  }
+
   public struct UName: Equatable, Sendable {
     public var sysname: String
     public var release: String
@@ -248,6 +254,19 @@ public enum Sys {
     if culprit_pipe2(&fds, O_CLOEXEC) != 0 { return .failure(.current) }
     _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
     return .success((fds[0], fds[1]))
+  }
+
+  /// mmap(2) of `bytes` zeroed bytes shared with the children forked afterwards
+  /// (MAP_SHARED | MAP_ANONYMOUS): what a child writes there survives its death.
+  public static func mapShared(bytes: Int) -> Result<UnsafeMutableRawPointer, Errno> {
+    guard let pointer = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+      pointer != MAP_FAILED
+    else { return .failure(.current) }
+    return .success(pointer)
+  }
+
+  public static func unmap(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+    _ = munmap(pointer, bytes)
   }
 
   // MARK: Time
