@@ -109,12 +109,12 @@ extension Probe {
       .skipped,
       "Not run: culprit could not create a child process to run it safely (fork failed with \(forkError.name)).",
       evidence: ["fork() returned -1 \(forkError.description)."] + forkFailureEvidence(context, forkError),
-      facts: ["forkErrno": .string(forkError.name)])
+      facts: ["fork_errno": .string(forkError.name)])
   }
 
   public func interpret(_ outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
     let during = outcome.lastStep.map { " while it ran \($0)" } ?? ""
-    var facts: JSONObject = ["lastStep": .from(outcome.lastStep)]
+    var facts: JSONObject = ["last_step": .from(outcome.lastStep)]
     switch outcome.ending {
     case .signaled(31, _):
       facts["signal"] = "SIGSYS"
@@ -127,8 +127,8 @@ extension Probe {
         hint: Hints.seccompKill, facts: facts)
     case .trapped(let trap, _):
       facts["signal"] = "SIGSYS"
-      facts["trapSyscall"] = .int(Int(trap.syscall))
-      facts["trapData"] = .int(Int(trap.data))
+      facts["trap_syscall"] = .int(Int(trap.syscall))
+      facts["trap_data"] = .int(Int(trap.data))
       return verdict(
         .blocked, layer: .seccomp,
         "A seccomp filter trapped system call \(trap.syscall) (SIGSYS with SYS_SECCOMP)\(during).",
@@ -137,7 +137,7 @@ extension Probe {
         ],
         hint: Hints.seccompKill, facts: facts)
     case .timedOut(let ms, _):
-      facts["timedOutAfterMs"] = .int(ms)
+      facts["timed_out_after_ms"] = .int(ms)
       return verdict(
         .blocked, layer: .unknown,
         "The probe did not finish within \(ms) ms\(during); it was killed.",
@@ -153,7 +153,7 @@ extension Probe {
         evidence: ["The probe's child was ended by \(signalName(signal))\(during)."],
         hint: "Please report this with the output of `culprit --format markdown`.", facts: facts)
     case .exited(let code, let output):
-      facts["exitCode"] = .int(Int(code))
+      facts["exit_code"] = .int(Int(code))
       return verdict(
         .error, "The probe's process exited with code \(code) without a result\(during): a bug in culprit.",
         evidence: ["The probe's child exited with code \(code) after writing \(output.count) bytes that are not a result."],

@@ -23,6 +23,9 @@ public enum MarkdownRenderer {
     if let profile = report.run.seccompProfile {
       out += "| What-if seccomp profile | `\(cell(profile))` |\n"
     }
+    if !report.run.forkWorked {
+      out += "| Note | culprit could not always create a child process; probes then ran one at a time, or gave their verdict without one |\n"
+    }
     out += "\n| Status | Probe | Layer | Summary |\n|---|---|---|---|\n"
     for probe in report.probes {
       let status = probe.status.severity > 0 ? "**\(probe.status.rawValue)**" : probe.status.rawValue

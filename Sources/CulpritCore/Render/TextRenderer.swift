@@ -34,7 +34,7 @@ public struct TextRenderer {
       out += "what-if: probes ran under the seccomp profile \(profile)\n"
     }
     if !report.run.forkWorked {
-      out += "note: culprit could not create child processes; probes that need one were skipped or ran in-process\n"
+      out += "note: culprit could not always create a child process; probes then ran one at a time, or gave their verdict without one\n"
     }
     out += "\n"
     let statusWidth = max(8, (report.probes.map { $0.status.rawValue.count }.max() ?? 0) + 2)

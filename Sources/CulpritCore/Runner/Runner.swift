@@ -2,8 +2,10 @@
 ///
 /// Child probes are forked all at once (they run in parallel), then in-process probes run in
 /// culprit's own process, then the children are collected until each ends or reaches its
-/// deadline. Everything happens on one thread. When fork fails, each child probe gives its
-/// `runWithoutChild` verdict, so a report is produced even where no process can be created.
+/// deadline. Everything happens on one thread. When a fork fails (a pids limit), the probes not
+/// yet started run one at a time after the others have ended; a probe whose fork still fails
+/// gives its `runWithoutChild` verdict, so a report is produced even where no process can be
+/// created.
 public struct Runner {
   /// Bound on the whole run, in milliseconds.
   public var timeoutMilliseconds: Int
@@ -23,7 +25,7 @@ public struct Runner {
 
   public struct Outcome {
     public var results: [ProbeResult]
-    /// nil when every fork worked.
+    /// The error of the first fork that failed, or nil when every fork worked.
     public var forkError: Errno?
   }
 
@@ -36,17 +38,14 @@ public struct Runner {
     warm(snapshot, for: probes)
 
     var results = [ProbeResult?](repeating: nil, count: probes.count)
-    var children: [(index: Int, child: Child, context: ProbeContext)] = []
     var forkError: Errno?
 
-    for (index, probe) in probes.enumerated() {
-      guard case .child(let budget) = probe.isolation else { continue }
+    /// Forks the child of probe `index`, with its deadline.
+    func launch(_ index: Int) -> Result<(child: Child, context: ProbeContext), Errno> {
+      let probe = probes[index]
+      guard case .child(let budget) = probe.isolation else { preconditionFailure("not a child probe") }
       let deadline = min(runDeadline, Sys.monotonicNanoseconds() + UInt64(budget) * 1_000_000)
       let context = ProbeContext(snapshot: snapshot, options: options, deadline: deadline)
-      if let forkError {
-        results[index] = probe.runWithoutChild(context, forkError: forkError).normalized()
-        continue
-      }
       let spawned = Children.spawn(deadline: deadline) { channel in
         context.channel = channel
         if let prepareChild, let problem = prepareChild() {
@@ -54,11 +53,32 @@ public struct Runner {
         }
         return Array(probe.run(context).json.serialized(pretty: false).utf8)
       }
-      switch spawned {
-      case .success(let child): children.append((index, child, context))
+      return spawned.map { ($0, context) }
+    }
+
+    func finish(_ entries: [(index: Int, child: Child, context: ProbeContext)]) {
+      let outcomes = Children.collect(entries.map(\.child))
+      for (entry, outcome) in zip(entries, outcomes) {
+        let probe = probes[entry.index]
+        results[entry.index] = result(of: probe, outcome: outcome, context: entry.context).normalized()
+        probe.cleanUp(afterChild: outcome.pid, context: entry.context)
+      }
+    }
+
+    // First wave: every child probe at once. Once a fork fails (a pids limit, usually), the
+    // rest wait for the second wave.
+    var running: [(index: Int, child: Child, context: ProbeContext)] = []
+    var waiting: [Int] = []
+    for (index, probe) in probes.enumerated() where probe.isolation != .inProcess {
+      if forkError != nil {
+        waiting.append(index)
+        continue
+      }
+      switch launch(index) {
+      case .success(let started): running.append((index, started.child, started.context))
       case .failure(let err):
         forkError = err
-        results[index] = probe.runWithoutChild(context, forkError: err).normalized()
+        waiting.append(index)
       }
     }
 
@@ -66,13 +86,19 @@ public struct Runner {
       let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
       results[index] = probe.run(context).normalized()
     }
+    finish(running)
 
-    let outcomes = Children.collect(children.map(\.child))
-    for (entry, outcome) in zip(children, outcomes) {
-      let probe = probes[entry.index]
-      results[entry.index] = result(of: probe, outcome: outcome, context: entry.context).normalized()
-      probe.cleanUp(afterChild: outcome.pid, context: entry.context)
+    // Second wave, one child at a time as the first wave's processes have gone; a probe whose
+    // fork still fails gives its verdict without a child.
+    for index in waiting {
+      switch launch(index) {
+      case .success(let started): finish([(index, started.child, started.context)])
+      case .failure(let err):
+        let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
+        results[index] = probes[index].runWithoutChild(context, forkError: err).normalized()
+      }
     }
+
     let left = runDeadline + UInt64(Runner.reserveMilliseconds / 2) * 1_000_000
     let now = Sys.monotonicNanoseconds()
     Children.reapOrphans(milliseconds: now >= left ? 0 : Int((left - now) / 1_000_000))
