@@ -6,7 +6,7 @@
 #   dnsmasq          a loopback DNS server the DNS tests answer from
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
-#   python3-jsonschema  validates every JSON output against schema/report.schema.json
+#   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
 set -euo pipefail
 packages=(libseccomp-dev file util-linux iproute2 dnsmasq runc docker.io debootstrap
   golang-github-containers-common python3 time)
@@ -24,5 +24,6 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet dnsmasq 2>/dev
   systemctl stop dnsmasq || true
 fi
 python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 command -v swift >/dev/null || { echo "bootstrap: swift (6.x) is not on PATH" >&2; exit 1; }
 echo "bootstrap: ready"
