@@ -202,6 +202,17 @@ import Testing
     #expect(cgroup.pids?.max == nil && cgroup.pids?.current == 1)
   }
 
+  @Test(arguments: ["-7", "abc", "", "64", "999999999999999999999"])
+  func oddCapLastCap(value: String) throws {
+    let snapshot = Snapshot(source: EditedSystem(try Fixtures.system("host-debian12-hybrid")).set(CapabilityState.capLastCapPath, value + "\n"))
+    let caps = try snapshot.capabilities.get()
+    #expect((0...63).contains(caps.lastCap))
+    #expect(caps.evidence.contains { $0.hasPrefix("\(CapabilityState.capLastCapPath) ") })
+    let probe = try #require(runInProcessProbes(snapshot).first { $0.id == "capabilities" })
+    expectWellFormed(probe, on: "cap_last_cap \(value)")
+    #expect(try schemaErrors([("cap_last_cap \(value)", report(snapshot, [probe]).json.serialized(pretty: false))]) == [])
+  }
+
   @Test func anEmptyUIDMapIsAUserNamespaceWithNothingMapped() throws {
     let snapshot = Snapshot(source: EditedSystem(try Fixtures.system("runc-userns")).set("/proc/self/uid_map", ""))
     #expect(snapshot.userns.uidMap == [])
