@@ -202,6 +202,20 @@ import Testing
     #expect(cgroup.pids?.max == nil && cgroup.pids?.current == 1)
   }
 
+  @Test func garbageCgroupFiles() throws {
+    let edited = EditedSystem(try Fixtures.system("cgroupv2-qemu"))
+      .set("/sys/fs/cgroup/memory.max", "lots\n").set("/sys/fs/cgroup/cpu.max", "\n")
+      .set("/sys/fs/cgroup/pids.max", "18446744073709551615\n").set("/sys/fs/cgroup/pids.current", "-\n")
+      .set("/sys/fs/cgroup/pids.events", "max\n")
+    let snapshot = Snapshot(source: edited)
+    let cgroup = snapshot.cgroup
+    #expect(cgroup.memoryLimitBytes == nil && cgroup.cpuQuota == nil)
+    #expect(cgroup.pids?.max == nil && cgroup.pids?.current == nil && cgroup.pids?.refusals == nil)
+    #expect(cgroup.evidence.contains("/sys/fs/cgroup/pids.max: 18446744073709551615 (not a pids limit); pids.current: unreadable."))
+    let probe = try #require(runInProcessProbes(snapshot).first { $0.id == "cgroup" })
+    expectWellFormed(probe, on: "garbage cgroup files")
+  }
+
   @Test(arguments: ["-7", "abc", "", "64", "999999999999999999999"])
   func oddCapLastCap(value: String) throws {
     let snapshot = Snapshot(source: EditedSystem(try Fixtures.system("host-debian12-hybrid")).set(CapabilityState.capLastCapPath, value + "\n"))

@@ -274,9 +274,13 @@ public struct CgroupState: Sendable {
       let refusals = source.readText(dir + "/pids.events").value.flatMap(CgroupState.parsePidsEvents)
       if maxText != nil || current != nil {
         let limit = CgroupState.parseLimit(maxText)
-        pids = PidsLimit(directory: dir, max: limit.value.map { Int($0) }, current: current, refusals: refusals)
+        // The kernel refuses pids.max values above PID_MAX_LIMIT (4194304); a number too large
+        // for an Int is none it wrote, and must not be converted (that traps).
+        let max = limit.value.flatMap { Int(exactly: $0) }
+        let understood = maxText == nil || (limit.valid && (limit.value == nil || max != nil))
+        pids = PidsLimit(directory: dir, max: max, current: current, refusals: refusals)
         evidence.append(
-          "\(dir)/pids.max: \(maxText ?? "unreadable"); pids.current: \(current.map(String.init) ?? "unreadable")"
+          "\(dir)/pids.max: \(maxText ?? "unreadable")\(understood ? "" : " (not a pids limit)"); pids.current: \(current.map(String.init) ?? "unreadable")"
             + (refusals.map { "; pids.events max \($0)." } ?? "."))
       } else {
         evidence.append("\(dir) has no pids.max (the root cgroup has none): no pids limit applies here.")
