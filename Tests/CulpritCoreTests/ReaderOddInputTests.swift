@@ -227,6 +227,17 @@ import Testing
     #expect(try schemaErrors([("cap_last_cap \(value)", report(snapshot, [probe]).json.serialized(pretty: false))]) == [])
   }
 
+  @Test(arguments: ["0 0 18446744073709551615", "4294967296 0 1", "0 0 4294967295\n0 0 18446744073709551616"])
+  func oddIDMaps(map: String) throws {
+    let snapshot = Snapshot(source: EditedSystem(try Fixtures.system("runc-userns")).set("/proc/self/uid_map", map + "\n"))
+    #expect(snapshot.userns.uidMap == nil)
+    #expect(snapshot.userns.isInitial == false, "the namespace link user:[4026532177] still tells")
+    #expect(snapshot.userns.evidence.contains { $0.hasPrefix("/proc/self/uid_map holds \"") && $0.hasSuffix("the map is not used.") })
+    let probe = try #require(runInProcessProbes(snapshot).first { $0.id == "userns" })
+    expectWellFormed(probe, on: "uid_map \(map)")
+    #expect(try schemaErrors([("uid_map \(map)", report(snapshot, [probe]).json.serialized(pretty: false))]) == [])
+  }
+
   @Test func anEmptyUIDMapIsAUserNamespaceWithNothingMapped() throws {
     let snapshot = Snapshot(source: EditedSystem(try Fixtures.system("runc-userns")).set("/proc/self/uid_map", ""))
     #expect(snapshot.userns.uidMap == [])
