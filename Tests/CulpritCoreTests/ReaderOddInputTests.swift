@@ -253,6 +253,16 @@ import Testing
     #expect(userns.evidence.contains("/proc/self/uid_map could not be read: EACCES."))
   }
 
+  @Test(arguments: ["7", "-1", "", "two"])
+  func oddPtraceScope(value: String) throws {
+    let snapshot = Snapshot(source: EditedSystem(try Fixtures.system("cgroupv2-qemu")).set(YamaState.path, value + "\n"))
+    #expect(snapshot.yama.scope == nil)
+    let probe = try #require(runInProcessProbes(snapshot).first { $0.id == "ptrace-scope" })
+    expectWellFormed(probe, on: "ptrace_scope \(value)")
+    #expect(probe.summary == "ptrace_scope could not be read")
+    #expect(try schemaErrors([("ptrace_scope \(value)", report(snapshot, [probe]).json.serialized(pretty: false))]) == [])
+  }
+
   @Test func unameFails() throws {
     let edited = EditedSystem(try Fixtures.system(Self.hybridDocker))
     edited.unameResult = .failure(.notPermitted)
