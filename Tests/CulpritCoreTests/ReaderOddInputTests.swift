@@ -171,6 +171,18 @@ import Testing
     expectWellFormed(probe, on: "no cgroup information")
   }
 
+  /// Without mountinfo, a v2 process in the initial cgroup namespace still finds its own
+  /// cgroup's directory from /proc/self/cgroup, not the root's.
+  @Test func v2WithoutMountinfoFollowsTheMembershipPath() throws {
+    let edited = EditedSystem(try Fixtures.system("cgroupv2-qemu-hostns")).fail("/proc/self/mountinfo")
+    let cgroup = Snapshot(source: edited).cgroup
+    #expect(cgroup.version == .v2)
+    #expect(cgroup.directories["pids"] == "/sys/fs/cgroup/culprit")
+    #expect(cgroup.pids?.max == 16)
+    #expect(cgroup.memoryLimitBytes == 268_435_456)
+    #expect(cgroup.evidence.contains("Taken as this process's cgroup: /sys/fs/cgroup/culprit; /sys/fs/cgroup/culprit/cgroup.controllers: cpu memory pids."))
+  }
+
   @Test func v2WithoutMountinfoInAPrivateNamespaceReadsTheMountPoint() throws {
     let edited = EditedSystem(try Fixtures.system("cgroupv2-qemu")).fail("/proc/self/mountinfo")
     let cgroup = Snapshot(source: edited).cgroup

@@ -156,7 +156,8 @@ public struct CgroupState: Sendable {
   /// plus the process's path relative to the mount's root.
   mutating func locateDirectories(_ source: SystemSource, mounts: MountTable?, version: Version) {
     guard let mounts else {
-      evidence.append("Without /proc/self/mountinfo the cgroup files are looked for under /sys/fs/cgroup.")
+      evidence.append(
+        "Without /proc/self/mountinfo the cgroup mounts are assumed at /sys/fs/cgroup (v2) or /sys/fs/cgroup/<controller> (v1).")
       locateWithoutMountinfo(source, version: version)
       return
     }
@@ -253,17 +254,31 @@ public struct CgroupState: Sendable {
     return source.exists(candidate) ? .success(candidate) : .failure(.missing(directory: candidate))
   }
 
+  /// Without mountinfo the mounts and their roots are unknown, so the usual layout is assumed:
+  /// cgroup2 at /sys/fs/cgroup, v1 controllers at /sys/fs/cgroup/<name>. The process's cgroup is
+  /// its /proc/self/cgroup path below that when such a directory exists (a mount showing the
+  /// whole hierarchy, as on a host), else the mount point itself (a container's mount shows its
+  /// own cgroup as the root).
   mutating func locateWithoutMountinfo(_ source: SystemSource, version: Version) {
+    func below(_ mountPoint: String, _ path: String?) -> String {
+      guard let path, path != "/" else { return mountPoint }
+      return source.exists(mountPoint + path) ? mountPoint + path : mountPoint
+    }
     if version == .v2 {
-      let dir = "/sys/fs/cgroup"
+      let dir = below("/sys/fs/cgroup", memberships.first(where: \.isUnified)?.path)
       directories["unified"] = dir
       controllers = source.readLine(dir + "/cgroup.controllers")?.split(separator: " ").map(String.init) ?? []
       for c in controllers { directories[c] = dir }
+      evidence.append("Taken as this process's cgroup: \(dir); \(dir)/cgroup.controllers: \(controllers.isEmpty ? "(none)" : controllers.joined(separator: " ")).")
     } else {
+      var found: [String] = []
       for c in ["pids", "memory", "cpu", "devices"] where source.exists("/sys/fs/cgroup/\(c)") {
-        directories[c] = "/sys/fs/cgroup/\(c)"
+        let dir = below("/sys/fs/cgroup/\(c)", memberships.first { $0.controllers.contains(c) }?.path)
+        directories[c] = dir
         controllers.append(c)
+        found.append(dir)
       }
+      if !found.isEmpty { evidence.append("Taken as this process's cgroups: \(found.joined(separator: ", ")).") }
     }
   }
 
