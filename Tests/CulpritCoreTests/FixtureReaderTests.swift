@@ -320,5 +320,7 @@ import Testing
     #expect(try summary("cgroupv2-qemu")
       == "cgroup v2, private namespace; pids 1/16; memory limit 256 MiB; cpu limit 0.5 CPUs; device access decided by a BPF program (not readable)")
     #expect(try summary("host-debian12-hybrid") == "cgroup hybrid, host namespace; no pids limit; all devices allowed")
+    #expect(try summary("cgroupv2-qemu-unshared")
+      == "cgroup v2, private namespace; pids controller not found (limit unknown); device access decided by a BPF program (not readable)")
   }
 }

@@ -160,6 +160,26 @@ import Testing
     for result in results { expectWellFormed(result, on: "no status, no capget") }
   }
 
+  /// No /sys/fs/cgroup at all (not mounted): the version still comes from /proc/self/cgroup,
+  /// but no limit can be read, and none may be claimed.
+  @Test func noCgroupFilesystem() throws {
+    let base = try Fixtures.system(Self.hybridDocker)
+    let mountinfo = try Fixtures.text(Self.hybridDocker, "/proc/self/mountinfo").split(separator: "\n")
+      .filter { !$0.contains("/sys/fs/cgroup") }.joined(separator: "\n")
+    let edited = EditedSystem(base).set("/proc/self/mountinfo", mountinfo).fail("/sys/fs/cgroup")
+    let snapshot = Snapshot(source: edited)
+    let cgroup = snapshot.cgroup
+    #expect(cgroup.version == .hybrid)
+    #expect(cgroup.evidence.contains("statfs(/sys/fs/cgroup) failed: ENOENT."))
+    #expect(cgroup.evidence.contains("/proc/self/cgroup has numbered hierarchies and a 0:: line: hybrid."))
+    #expect(cgroup.directories.isEmpty && cgroup.pids == nil && cgroup.devicesList == nil)
+    let probe = try #require(runInProcessProbes(snapshot).first { $0.id == "cgroup" })
+    expectWellFormed(probe, on: "no /sys/fs/cgroup")
+    #expect(!probe.summary.contains("no pids limit"), "nothing was read, so no limit may be denied: \(probe.summary)")
+    #expect(probe.summary == "cgroup hybrid, host namespace; pids controller not found (limit unknown)")
+    #expect(probe.evidence.contains("No pids controller was found for this process's cgroup, so whether a pids limit applies cannot be told."))
+  }
+
   @Test func noCgroupInformationAtAll() throws {
     let edited = EditedSystem(try Fixtures.system(Self.hybridDocker)).fail("/sys/fs/cgroup").fail("/proc/self/cgroup")
     let snapshot = Snapshot(source: edited)

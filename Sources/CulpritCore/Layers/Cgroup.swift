@@ -300,6 +300,8 @@ public struct CgroupState: Sendable {
       } else {
         evidence.append("\(dir) has no pids.max (the root cgroup has none): no pids limit applies here.")
       }
+    } else {
+      evidence.append("No pids controller was found for this process's cgroup, so whether a pids limit applies cannot be told.")
     }
     if let dir = directories["memory"] {
       for file in ["memory.max", "memory.limit_in_bytes"] {
