@@ -93,6 +93,41 @@ import Testing
     #expect(evidence.contains { $0.hasPrefix("The cgroup path /libpod_parent/libpod-") })
   }
 
+  /// The engines ran on data directories of their own (dockerd --data-root, podman --root and
+  /// --runroot under /var/tmp): their bind mounts still name them.
+  @Test func engineBindMountsAreRecognisedWhereverTheirDataRootIs() throws {
+    for name in ["docker-debian-default", "docker-scratch-capdrop"] {
+      let evidence = try Fixtures.snapshot(name).runtime.evidence
+      #expect(evidence.contains {
+        $0.hasPrefix("/etc/resolv.conf is bind-mounted from /var/tmp/culprit-docker/data/containers/")
+          && $0.hasSuffix("/resolv.conf (Docker's container directory).")
+      }, "\(name): \(evidence)")
+    }
+    let podman = try Fixtures.snapshot("podman-default").runtime.evidence
+    #expect(podman.contains {
+      $0.hasPrefix("/run/.containerenv is bind-mounted from /var/tmp/culprit-podman/run/overlay-containers/")
+        && $0.hasSuffix("/userdata/.containerenv (Podman's storage).")
+    }, "\(podman)")
+    // And nothing of the kind on the host or under runc.
+    for name in ["host-debian12-hybrid", "runc-default", "cgroupv2-qemu"] {
+      #expect(!(try Fixtures.snapshot(name).runtime.evidence.contains { $0.contains("bind-mounted from") }))
+    }
+  }
+
+  @Test func containerFilePatterns() {
+    let id = String(repeating: "0123456789abcdef", count: 4)
+    #expect(RuntimeDetection.isDockerContainerFile("/var/lib/docker/containers/\(id)/hostname"))
+    #expect(RuntimeDetection.isDockerContainerFile("/mnt/d/containers/\(id)/resolv.conf"))
+    #expect(!RuntimeDetection.isDockerContainerFile("/mnt/d/containers/\(id)/config.v2.json"))
+    #expect(!RuntimeDetection.isDockerContainerFile("/mnt/d/containers/short/hosts"))
+    #expect(!RuntimeDetection.isDockerContainerFile("/containers/\(id.uppercased())/hosts"))
+    #expect(!RuntimeDetection.isDockerContainerFile("/hosts"))
+    #expect(RuntimeDetection.isContainersStorageFile("/run/containers/storage/overlay-containers/\(id)/userdata/hostname"))
+    #expect(RuntimeDetection.isContainersStorageFile("/x/vfs-containers/\(id)/userdata/run/secrets"))
+    #expect(!RuntimeDetection.isContainersStorageFile("/x/overlay-containers/\(id)"))
+    #expect(!RuntimeDetection.isContainersStorageFile("/x/overlay-containers/\(id)/data/hosts"))
+  }
+
   @Test func runcByHandIsAnUnmarkedContainer() throws {
     let evidence = try Fixtures.snapshot("runc-default").runtime.evidence
     #expect(evidence.first == "/proc/self/ns/pid is pid:[4026532180], not the initial pid namespace (4026531836).")
