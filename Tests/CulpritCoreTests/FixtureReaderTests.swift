@@ -226,6 +226,19 @@ import Testing
     #expect(DeviceRule.listAllows(list, "w", type: "c", major: 136, minor: 7))  // a pty
   }
 
+  /// runc and Docker mount only the v1 hierarchies into a container on a hybrid host: v1 as
+  /// the process sees it, but the evidence keeps the v2 line of /proc/self/cgroup in view.
+  @Test func aContainerOnAHybridHostSeesV1AndIsToldWhy() throws {
+    for (name, path) in [("runc-default", "/culprit-fx-default"), ("runc-userns", "/culprit-fx-userns")] {
+      let cgroup = try Fixtures.snapshot(name).cgroup
+      #expect(cgroup.version == .v1)
+      #expect(cgroup.evidence.contains(
+        "/proc/self/cgroup also names a v2 hierarchy (0::\(path)) that is not mounted here: the host runs hybrid, and only its v1 controllers are visible to this process."))
+    }
+    let host = try Fixtures.snapshot("host-debian12-hybrid").cgroup
+    #expect(!host.evidence.contains { $0.contains("not mounted here") })
+  }
+
   @Test func hybridHostFindsItsMemoryCgroupBelowTheRoot() throws {
     let cgroup = try Fixtures.snapshot("host-debian12-hybrid").cgroup
     #expect(cgroup.directories["memory"] == "/sys/fs/cgroup/memory/process_api/91ca2f7010cbebee2e4cbbc0c9427e01")

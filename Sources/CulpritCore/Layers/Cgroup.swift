@@ -128,6 +128,11 @@ public struct CgroupState: Sendable {
         return .hybrid
       }
       evidence.append("statfs(/sys/fs/cgroup) is tmpfs with no cgroup2 at /sys/fs/cgroup/unified: v1.")
+      if let unified = memberships.first(where: \.isUnified) {
+        // Docker and runc mount only the v1 hierarchies into a container on a hybrid host.
+        evidence.append(
+          "/proc/self/cgroup also names a v2 hierarchy (0::\(unified.path)) that is not mounted here: the host runs hybrid, and only its v1 controllers are visible to this process.")
+      }
       return .v1
     case .success(let other):
       evidence.append("statfs(/sys/fs/cgroup) is filesystem 0x\(String(other, radix: 16)), not a cgroup layout.")
