@@ -275,6 +275,7 @@ import Testing
     #expect(snapshot.userns.uidMap == [])
     #expect(snapshot.userns.isInitial == false)
     #expect(snapshot.userns.evidence.contains("/proc/self/uid_map: (empty: no ids mapped)."))
+    #expect(runInProcessProbes(snapshot).first { $0.id == "userns" }?.summary == "A user namespace (the uid map is empty)")
   }
 
   @Test func unreadableIDMapsFallBackToTheNamespaceLink() throws {
@@ -283,6 +284,8 @@ import Testing
     #expect(userns.uidMap == nil)
     #expect(userns.isInitial == false)
     #expect(userns.evidence.contains("/proc/self/uid_map could not be read: EACCES."))
+    let probe = try #require(runInProcessProbes(Snapshot(source: edited)).first { $0.id == "userns" })
+    #expect(probe.summary == "A user namespace (told by /proc/self/ns/user; the uid map could not be read)")
   }
 
   @Test(arguments: ["7", "-1", "", "two"])
