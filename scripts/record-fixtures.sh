@@ -7,8 +7,8 @@
 #
 # Each capture lands in $CULPRIT_FIXTURE_WORK/<name>/ (default /var/tmp/culprit-fixtures) with a
 # commands.log of what was run, its date and duration. --install copies root/ and syscalls.json
-# into Tests/CulpritCoreTests/Fixtures/<name>/, where PROVENANCE.md (written by hand) says
-# where it came from.
+# (and a runc bundle's config.json) into Tests/CulpritCoreTests/Fixtures/<name>/, where
+# PROVENANCE.md (written by hand) says where it came from; update it when re-recording.
 #
 # Names: host-debian12-hybrid runc-default runc-userns docker-debian-default
 #        docker-scratch-capdrop podman-default cgroupv2-qemu (also writes cgroupv2-qemu-hostns
@@ -217,6 +217,7 @@ if [ $install -eq 1 ]; then
       mkdir -p "$dest"
       rm -rf "$dest/root" "$dest/syscalls.json"
       cp -r "$work/$variant/fx/root" "$work/$variant/fx/syscalls.json" "$dest/"
+      [ -f "$work/$variant/bundle-config.json" ] && cp "$work/$variant/bundle-config.json" "$dest/"
       echo "installed $dest" >&2
     done
   done
