@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Records culprit's reader fixtures from real systems: `culprit-testkit capture` run inside each
 # one. Needs root, dist/culprit-testkit (scripts/build-static.sh --testkit), and for the
-# recipes: runc; dockerd (docker.io); podman; qemu-system-x86, gcc and Debian's kernel package.
+# recipes: runc; dockerd (docker.io); podman; debootstrap; qemu-system-x86, cpio, gcc (static
+# glibc) and Debian's kernel package (downloaded, not installed).
 #
 #   scripts/record-fixtures.sh [--install] [NAME...]      (no NAME: all of them)
 #
