@@ -17,7 +17,9 @@
 //   culprit-testkit capture DIR
 //       Runs the configuration probes' readers on this system and writes every file they read
 //       under DIR/root/, and the results of uname, statfs, getrlimit, capget into
-//       DIR/syscalls.json: a fixture for FixtureSystem.
+//       DIR/syscalls.json: a fixture for FixtureSystem. /proc/self/environ keeps only the
+//       variables the runtime reader uses (container, KUBERNETES_SERVICE_*) and HOSTNAME, HOME,
+//       PATH, TERM.
 //
 //   culprit-testkit runner [--timeout MS] CASE...
 //       Runs the probe runner on synthetic probes and prints the report as JSON. CASE: ok,

@@ -65,7 +65,7 @@ public struct CapabilitySet: Equatable, Hashable, Sendable {
 
   /// Every capability the kernel knows, 0 … cap_last_cap.
   public static func full(lastCap: Int) -> CapabilitySet {
-    CapabilitySet(bits: lastCap >= 63 ? UInt64.max : (1 << UInt64(lastCap + 1)) - 1)
+    CapabilitySet(bits: lastCap >= 63 ? UInt64.max : lastCap < 0 ? 0 : (1 << UInt64(lastCap + 1)) - 1)
   }
 
   /// Docker's default set (moby oci/caps/defaults.go): 14 capabilities, 0xa80425fb.
@@ -129,10 +129,13 @@ public struct CapabilityState: Sendable {
   /// Reads /proc/self/status; without it, capget(2) and prctl(2).
   public static func read(_ source: SystemSource, status: Result<ProcStatus, Errno>) -> Result<CapabilityState, ReadFailure> {
     let lastCapText = source.readLine(capLastCapPath)
-    let lastCap = lastCapText.flatMap { Int($0) }
+    // Capability sets are 64 bits wide: anything outside 0…63 is not a capability number.
+    let lastCap = lastCapText.flatMap { Int($0.trimmed()) }.flatMap { (0...63).contains($0) ? $0 : nil }
     var evidence: [String] = []
     if let lastCap {
       evidence.append("\(capLastCapPath) is \(lastCap).")
+    } else if let lastCapText {
+      evidence.append("\(capLastCapPath) holds \"\(lastCapText.trimmed())\", not a capability number; capabilities up to the highest bounding bit are named.")
     } else {
       evidence.append("\(capLastCapPath) could not be read; capabilities up to the highest bounding bit are named.")
     }

@@ -128,6 +128,11 @@ public struct CgroupState: Sendable {
         return .hybrid
       }
       evidence.append("statfs(/sys/fs/cgroup) is tmpfs with no cgroup2 at /sys/fs/cgroup/unified: v1.")
+      if let unified = memberships.first(where: \.isUnified) {
+        // Docker and runc mount only the v1 hierarchies into a container on a hybrid host.
+        evidence.append(
+          "/proc/self/cgroup also names a v2 hierarchy (0::\(unified.path)) that is not mounted here: the host runs hybrid, and only its v1 controllers are visible to this process.")
+      }
       return .v1
     case .success(let other):
       evidence.append("statfs(/sys/fs/cgroup) is filesystem 0x\(String(other, radix: 16)), not a cgroup layout.")
@@ -156,66 +161,129 @@ public struct CgroupState: Sendable {
   /// plus the process's path relative to the mount's root.
   mutating func locateDirectories(_ source: SystemSource, mounts: MountTable?, version: Version) {
     guard let mounts else {
-      evidence.append("Without /proc/self/mountinfo the cgroup files are looked for under /sys/fs/cgroup.")
+      evidence.append(
+        "Without /proc/self/mountinfo the cgroup mounts are assumed at /sys/fs/cgroup (v2) or /sys/fs/cgroup/<controller> (v1).")
       locateWithoutMountinfo(source, version: version)
       return
-    }
-    func directory(mount: Mount, path: String) -> String {
-      var relative = path
-      if mount.root != "/" && (path == mount.root || path.hasPrefix(mount.root + "/")) {
-        relative = String(path.dropFirst(mount.root.count))
-      } else if mount.root != "/" {
-        relative = ""
-      }
-      let candidate = mount.mountPoint + (relative == "/" ? "" : relative)
-      return source.exists(candidate) ? candidate : mount.mountPoint
     }
     if version == .v2 || version == .hybrid, let unified = memberships.first(where: \.isUnified),
       let mount = mounts.mounts(ofType: "cgroup2").first(where: { $0.mountPoint.hasPrefix("/sys/fs/cgroup") })
         ?? mounts.mounts(ofType: "cgroup2").first
     {
-      let dir = directory(mount: mount, path: unified.path)
-      directories["unified"] = dir
-      let listed = source.readLine(dir + "/cgroup.controllers")?.split(separator: " ").map(String.init) ?? []
-      if version == .v2 {
-        controllers = listed
-        for controller in listed { directories[controller] = dir }
-        evidence.append("\(dir)/cgroup.controllers: \(listed.isEmpty ? "(none)" : listed.joined(separator: " ")).")
-      } else if !listed.isEmpty {
-        for controller in listed { directories[controller] = dir }
-        controllers += listed
-        evidence.append("The v2 hierarchy at \(dir) holds: \(listed.joined(separator: " ")).")
+      switch CgroupState.directory(of: unified.path, in: mount, source) {
+      case .success(let dir):
+        directories["unified"] = dir
+        let listed = source.readLine(dir + "/cgroup.controllers")?.split(separator: " ").map(String.init) ?? []
+        if version == .v2 {
+          controllers = listed
+          for controller in listed { directories[controller] = dir }
+          evidence.append("\(dir)/cgroup.controllers: \(listed.isEmpty ? "(none)" : listed.joined(separator: " ")).")
+        } else if !listed.isEmpty {
+          for controller in listed { directories[controller] = dir }
+          controllers += listed
+          evidence.append("The v2 hierarchy at \(dir) holds: \(listed.joined(separator: " ")).")
+        }
+      case .failure(let unlocated):
+        evidence.append(unlocated.sentence(mountPoints: [mount.mountPoint], path: unified.path))
       }
     }
     if version == .v1 || version == .hybrid {
       var v1: [String] = []
+      var unlocated: [(reason: Unlocated, mountPoint: String, path: String)] = []
       for mount in mounts.mounts(ofType: "cgroup") {
         let names = mount.superOptions.filter { !$0.hasPrefix("name=") && !["rw", "ro", "relatime", "nosuid", "nodev", "noexec", "clone_children", "noprefix"].contains($0) && !$0.contains("=") }
         guard let membership = memberships.first(where: { m in names.contains(where: m.controllers.contains) }) else { continue }
-        let dir = directory(mount: mount, path: membership.path)
-        for name in names where directories[name] == nil {
-          directories[name] = dir
-          controllers.append(name)
-          v1.append(name)
+        switch CgroupState.directory(of: membership.path, in: mount, source) {
+        case .success(let dir):
+          for name in names where directories[name] == nil {
+            directories[name] = dir
+            controllers.append(name)
+            v1.append(name)
+          }
+        case .failure(let reason):
+          unlocated.append((reason, mount.mountPoint, membership.path))
         }
       }
       if !v1.isEmpty {
         evidence.append("v1 controllers mounted: \(v1.joined(separator: " ")).")
       }
+      // One sentence per kind of failure, naming every mount it applies to.
+      var seen: [Unlocated] = []
+      for entry in unlocated where !seen.contains(entry.reason) {
+        seen.append(entry.reason)
+        let same = unlocated.filter { $0.reason == entry.reason }
+        evidence.append(entry.reason.sentence(mountPoints: same.map(\.mountPoint), path: entry.path))
+      }
     }
   }
 
+  /// Why a cgroup mount does not show this process's cgroup.
+  enum Unlocated: Error, Equatable {
+    /// The mount's root lies above the cgroup namespace's root: mountinfo shows it as "/.."
+    /// (the mount was made before the namespace was unshared, as `unshare -C` leaves it).
+    case outsideNamespace(root: String)
+    /// The mount shows another branch of the hierarchy.
+    case elsewhere(root: String)
+    /// The directory the path leads to does not exist.
+    case missing(directory: String)
+
+    func sentence(mountPoints: [String], path: String) -> String {
+      let mounts = mountPoints.joined(separator: ", ")
+      let one = mountPoints.count == 1
+      switch self {
+      case .outsideNamespace(let root):
+        return "\(mounts) \(one ? "has" : "have") root \(root) in /proc/self/mountinfo: \(one ? "it was" : "they were") mounted outside this process's cgroup namespace and \(one ? "shows" : "show") an ancestor of its cgroup (\(path) in the namespace), whose files and limits are not this process's; its own cgroup cannot be named from here."
+      case .elsewhere(let root):
+        return "\(mounts) \(one ? "shows" : "show") cgroup \(root), which does not hold this process's cgroup \(path): its limits cannot be read there."
+      case .missing(let directory):
+        return "\(directory), where this process's cgroup \(path) should be, does not exist: its limits cannot be read."
+      }
+    }
+  }
+
+  /// The directory of the cgroup at `path` (as /proc/self/cgroup names it, relative to this
+  /// process's cgroup namespace) inside `mount`, whose root /proc/self/mountinfo gives relative
+  /// to the same namespace.
+  static func directory(of path: String, in mount: Mount, _ source: SystemSource) -> Result<String, Unlocated> {
+    let root = mount.root
+    if root == "/.." || root.hasPrefix("/../") { return .failure(.outsideNamespace(root: root)) }
+    let relative: String
+    if root == "/" {
+      relative = path
+    } else if path == root || path.hasPrefix(root + "/") {
+      relative = String(path.dropFirst(root.count))
+    } else {
+      return .failure(.elsewhere(root: root))
+    }
+    let candidate = mount.mountPoint + (relative == "/" ? "" : relative)
+    return source.exists(candidate) ? .success(candidate) : .failure(.missing(directory: candidate))
+  }
+
+  /// Without mountinfo the mounts and their roots are unknown, so the usual layout is assumed:
+  /// cgroup2 at /sys/fs/cgroup, v1 controllers at /sys/fs/cgroup/<name>. The process's cgroup is
+  /// its /proc/self/cgroup path below that when such a directory exists (a mount showing the
+  /// whole hierarchy, as on a host), else the mount point itself (a container's mount shows its
+  /// own cgroup as the root).
   mutating func locateWithoutMountinfo(_ source: SystemSource, version: Version) {
+    func below(_ mountPoint: String, _ path: String?) -> String {
+      guard let path, path != "/" else { return mountPoint }
+      return source.exists(mountPoint + path) ? mountPoint + path : mountPoint
+    }
     if version == .v2 {
-      let dir = "/sys/fs/cgroup"
+      let dir = below("/sys/fs/cgroup", memberships.first(where: \.isUnified)?.path)
       directories["unified"] = dir
       controllers = source.readLine(dir + "/cgroup.controllers")?.split(separator: " ").map(String.init) ?? []
       for c in controllers { directories[c] = dir }
+      evidence.append("Taken as this process's cgroup: \(dir); \(dir)/cgroup.controllers: \(controllers.isEmpty ? "(none)" : controllers.joined(separator: " ")).")
     } else {
+      var found: [String] = []
       for c in ["pids", "memory", "cpu", "devices"] where source.exists("/sys/fs/cgroup/\(c)") {
-        directories[c] = "/sys/fs/cgroup/\(c)"
+        let dir = below("/sys/fs/cgroup/\(c)", memberships.first { $0.controllers.contains(c) }?.path)
+        directories[c] = dir
         controllers.append(c)
+        found.append(dir)
       }
+      if !found.isEmpty { evidence.append("Taken as this process's cgroups: \(found.joined(separator: ", ")).") }
     }
   }
 
@@ -226,13 +294,19 @@ public struct CgroupState: Sendable {
       let refusals = source.readText(dir + "/pids.events").value.flatMap(CgroupState.parsePidsEvents)
       if maxText != nil || current != nil {
         let limit = CgroupState.parseLimit(maxText)
-        pids = PidsLimit(directory: dir, max: limit.value.map { Int($0) }, current: current, refusals: refusals)
+        // The kernel refuses pids.max values above PID_MAX_LIMIT (4194304); a number too large
+        // for an Int is none it wrote, and must not be converted (that traps).
+        let max = limit.value.flatMap { Int(exactly: $0) }
+        let understood = maxText == nil || (limit.valid && (limit.value == nil || max != nil))
+        pids = PidsLimit(directory: dir, max: max, current: current, refusals: refusals)
         evidence.append(
-          "\(dir)/pids.max: \(maxText ?? "unreadable"); pids.current: \(current.map(String.init) ?? "unreadable")"
+          "\(dir)/pids.max: \(maxText ?? "unreadable")\(understood ? "" : " (not a pids limit)"); pids.current: \(current.map(String.init) ?? "unreadable")"
             + (refusals.map { "; pids.events max \($0)." } ?? "."))
       } else {
         evidence.append("\(dir) has no pids.max (the root cgroup has none): no pids limit applies here.")
       }
+    } else {
+      evidence.append("No pids controller was found for this process's cgroup, so whether a pids limit applies cannot be told.")
     }
     if let dir = directories["memory"] {
       for file in ["memory.max", "memory.limit_in_bytes"] {

@@ -22,6 +22,28 @@ public struct RuntimeDetection: Sendable {
     var fileOnly = false
   }
 
+  /// A file Docker keeps per container and bind-mounts into it: <data-root>/containers/<id>/
+  /// hostname, hosts or resolv.conf. The data root is /var/lib/docker unless --data-root moved it.
+  static func isDockerContainerFile(_ root: String) -> Bool {
+    let parts = root.split(separator: "/")
+    guard parts.count >= 3 else { return false }
+    return ["hostname", "hosts", "resolv.conf"].contains(parts[parts.count - 1]) && isContainerID(parts[parts.count - 2])
+      && parts[parts.count - 3] == "containers"
+  }
+
+  /// containers/storage's per-container directory (Podman; CRI-O and Buildah use it too):
+  /// <runroot or root>/<driver>-containers/<id>/userdata/…, wherever --root/--runroot put it.
+  static func isContainersStorageFile(_ root: String) -> Bool {
+    let parts = root.split(separator: "/")
+    guard let i = parts.firstIndex(where: { $0.hasSuffix("-containers") }), i + 2 < parts.count else { return false }
+    return isContainerID(parts[i + 1]) && parts[i + 2] == "userdata"
+  }
+
+  /// A 64-digit lowercase hexadecimal container id.
+  static func isContainerID(_ text: Substring) -> Bool {
+    text.count == 64 && text.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+  }
+
   public static func read(_ source: SystemSource, mounts: MountTable?, memberships: [CgroupMembership]) -> RuntimeDetection {
     var marks: [Mark] = []
     func mark(_ runtime: Runtime, _ sentence: String, fileOnly: Bool = false) {
@@ -57,13 +79,12 @@ public struct RuntimeDetection: Sendable {
     }
 
     if let mounts {
-      for m in mounts.mounts {
-        if m.root.contains("/docker/containers/") {
-          mark(.docker, "\(m.mountPoint) is bind-mounted from \(m.root) (Docker's container directory).")
-          break
-        }
+      for m in mounts.mounts where m.root.contains("/docker/containers/") || isDockerContainerFile(m.root) {
+        mark(.docker, "\(m.mountPoint) is bind-mounted from \(m.root) (Docker's container directory).")
+        break
       }
-      for m in mounts.mounts where m.root.contains("/containers/storage/") || m.root.contains("/libpod/") || m.root.contains("/containers/overlay-containers/") {
+      for m in mounts.mounts
+      where m.root.contains("/containers/storage/") || m.root.contains("/libpod/") || isContainersStorageFile(m.root) {
         mark(.podman, "\(m.mountPoint) is bind-mounted from \(m.root) (Podman's storage).")
         break
       }

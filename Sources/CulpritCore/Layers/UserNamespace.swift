@@ -24,14 +24,18 @@ public struct UserNamespaceState: Sendable {
     return nil
   }
 
+  /// The ranges of a uid_map or gid_map; lines that are not three 32-bit numbers are skipped.
   public static func parseMap(_ text: String) -> [Range] {
-    text.split(separator: "\n").compactMap { line in
-      let parts = line.split(separator: " ")
-      guard parts.count == 3, let a = UInt64(parts[0]), let b = UInt64(parts[1]), let c = UInt64(parts[2]) else {
-        return nil
-      }
-      return Range(inside: a, outside: b, count: c)
+    text.split(separator: "\n").compactMap(parseLine)
+  }
+
+  /// One "inside outside count" line. The kernel's ids are 32-bit (count up to 4294967295).
+  static func parseLine(_ line: Substring) -> Range? {
+    let parts = line.split(separator: " ")
+    guard parts.count == 3, let a = UInt32(parts[0]), let b = UInt32(parts[1]), let c = UInt32(parts[2]) else {
+      return nil
     }
+    return Range(inside: UInt64(a), outside: UInt64(b), count: UInt64(c))
   }
 
   static func describe(_ ranges: [Range]) -> String {
@@ -43,7 +47,13 @@ public struct UserNamespaceState: Sendable {
     func map(_ path: String) -> [Range]? {
       switch source.readText(path) {
       case .success(let text):
-        let ranges = parseMap(text)
+        let lines = text.split(separator: "\n").filter { !$0.allSatisfy { $0 == " " } }
+        let ranges = lines.compactMap(parseLine)
+        guard ranges.count == lines.count else {
+          let bad = lines.first { parseLine($0) == nil }!.split(separator: " ").joined(separator: " ")
+          evidence.append("\(path) holds \"\(bad)\", not an \"inside outside count\" line of 32-bit ids: the map is not used.")
+          return nil
+        }
         evidence.append("\(path): \(describe(ranges)).")
         return ranges
       case .failure(let err):

@@ -16,6 +16,10 @@ public struct YamaState: Sendable {
       guard let value = Int(text.trimmed()) else {
         return YamaState(scope: nil, present: true, evidence: ["\(path) holds \"\(text.trimmed())\", not a number."])
       }
+      // Yama refuses to store anything but 0-3 (yama_dointvec_minmax).
+      guard (0...3).contains(value) else {
+        return YamaState(scope: nil, present: true, evidence: ["\(path) holds \(value), not a ptrace_scope value (0-3)."])
+      }
       return YamaState(scope: value, present: true, evidence: ["\(path) is \(value): \(meaning(value))."])
     case .failure(.noSuchFile) where !source.exists("/proc/sys/kernel"):
       return YamaState(

@@ -37,8 +37,10 @@ public struct CgroupProbe: Probe {
     if let ns = state.namespace { parts[0] += ", \(ns.rawValue) namespace" }
     if let pids = state.pids {
       parts.append("pids \(pids.current.map(String.init) ?? "?")/\(pids.max.map(String.init) ?? "max")")
-    } else {
+    } else if state.directories["pids"] != nil {
       parts.append("no pids limit")
+    } else {
+      parts.append("pids controller not found (limit unknown)")
     }
     if let memory = state.memoryLimitBytes { parts.append("memory limit \(formatBytes(memory))") }
     if let cpu = state.cpuQuota, cpu.quota > 0, cpu.period > 0 {

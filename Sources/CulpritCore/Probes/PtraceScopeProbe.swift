@@ -18,6 +18,8 @@ public struct PtraceScopeProbe: Probe {
       summary = "ptrace_scope \(scope): \(YamaState.meaning(scope))"
     } else if yama.present == false {
       summary = "Yama is not active: no ptrace_scope restriction"
+    } else if yama.present == true {
+      summary = "Yama is active but ptrace_scope holds no valid value, so how it restricts attaching is unknown"
     } else {
       summary = "Yama's ptrace_scope could not be read, so whether Yama restricts attaching is unknown"
     }

@@ -22,8 +22,10 @@ public struct UserNamespaceProbe: Probe {
     case false?:
       if let first = ns.uidMap?.first {
         summary = "A user namespace: uid \(first.inside) maps to host uid \(first.outside) (\(first.count) ids); capabilities here do not count on the host, device nodes cannot be created"
-      } else {
+      } else if ns.uidMap != nil {
         summary = "A user namespace (the uid map is empty)"
+      } else {
+        summary = "A user namespace (told by /proc/self/ns/user; the uid map could not be read)"
       }
     case nil:
       summary = "The user namespace could not be read"

@@ -257,7 +257,11 @@ public final class RecordingSystem: SystemSource {
 
   public func readLink(_ path: String) -> Result<String, Errno> {
     let result = live.readLink(path)
-    if let target = result.value { note("links", path, .string(target)) }
+    switch result {
+    case .success(let target): note("links", path, .string(target))
+    case .failure(let err) where err != .noSuchFile: note("errors", path, .string(err.name))
+    case .failure: break
+    }
     return result
   }
 
