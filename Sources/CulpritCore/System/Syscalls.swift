@@ -63,16 +63,26 @@ public enum Sys {
     case .failure(let err): return .failure(err)
     }
     defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while bytes.count < limit {
-      let result = chunk.withUnsafeMutableBytes { read(fd, into: $0) }
+    // Regular files report their size, so a big one (a libc) is read without regrowing the
+    // array; /proc and /sys files report 0 and grow as they are read.
+    var st = Glibc.stat()
+    let size = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+    var bytes = [UInt8](repeating: 0, count: min(limit, max(size + 1, 4096)))
+    var used = 0
+    while used < limit {
+      if used == bytes.count { bytes.append(contentsOf: repeatElement(0, count: min(limit, bytes.count * 2) - bytes.count)) }
+      let result = bytes.withUnsafeMutableBytes { raw in
+        read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[used...]))
+      }
       switch result {
-      case .success(0): return .success(bytes)
-      case .success(let n): bytes.append(contentsOf: chunk[0..<n])
+      case .success(0):
+        bytes.removeSubrange(used...)
+        return .success(bytes)
+      case .success(let n): used += n
       case .failure(let err): return .failure(err)
       }
     }
+    bytes.removeSubrange(used...)
     return .success(bytes)
   }
 
