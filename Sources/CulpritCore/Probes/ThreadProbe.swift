@@ -213,12 +213,9 @@ public struct ThreadProbe: Probe {
 
   // MARK: Without a child
 
-  /// culprit could not fork: a process and a thread are both tasks, so the limit that refused the
-  /// fork refuses pthread_create too. Nothing risky runs here (no thread in culprit's process).
-  public func runWithoutChild(_ context: ProbeContext, forkError: Errno) -> ProbeResult {
-    let snapshot = context.snapshot
-    let libs = Libraries(snapshot)
-    var facts: JSONObject = [
+  /// The facts of a run that never reached (or never reported) its calls: every call "not-run".
+  func unreachedFacts(_ snapshot: Snapshot, _ libs: Libraries) -> JSONObject {
+    [
       "clone3": ["errno": .null, "answer": "not-run"],
       "clone": ["errno": .null, "answer": "not-run"],
       "pthread_create": ["error": .null, "ran": .null],
@@ -230,8 +227,17 @@ public struct ThreadProbe: Probe {
       "image_affected": .null,
       "pids": .null,
       "nproc_soft": .null,
-      "fork_errno": .string(forkError.name),
+      "fork_errno": .null,
     ]
+  }
+
+  /// culprit could not fork: a process and a thread are both tasks, so the limit that refused the
+  /// fork refuses pthread_create too. Nothing risky runs here (no thread in culprit's process).
+  public func runWithoutChild(_ context: ProbeContext, forkError: Errno) -> ProbeResult {
+    let snapshot = context.snapshot
+    let libs = Libraries(snapshot)
+    var facts = unreachedFacts(snapshot, libs)
+    facts["fork_errno"] = .string(forkError.name)
     var evidence = ["fork() in culprit returned -1 \(forkError.description), so the probe could not run in a child of its own; it made no clone or thread call."]
     switch forkError {
     case .resourceTemporarilyUnavailable:
@@ -264,21 +270,8 @@ public struct ThreadProbe: Probe {
     let snapshot = context.snapshot
     let libs = Libraries(snapshot)
     let step = outcome.lastStep
-    var facts: JSONObject = [
-      "clone3": ["errno": .null, "answer": "not-run"],
-      "clone": ["errno": .null, "answer": "not-run"],
-      "pthread_create": ["error": .null, "ran": .null],
-      "kernel_version": .from(snapshot.kernelVersion?.description),
-      "own_libc": .string(libs.own),
-      "own_libc_uses_clone3": .from(libs.ownUsesClone3),
-      "image_libc": .string(libs.image.display),
-      "image_libc_uses_clone3": .from(libs.imageUsesClone3),
-      "image_affected": .null,
-      "pids": .null,
-      "nproc_soft": .null,
-      "fork_errno": .null,
-      "last_step": .from(step),
-    ]
+    var facts = unreachedFacts(snapshot, libs)
+    facts["last_step"] = .from(step)
     let action: String
     let signalText: String
     switch outcome.ending {
