@@ -36,7 +36,8 @@ let package = Package(
     ),
     .testTarget(
       name: "CulpritCLITests",
-      dependencies: ["CulpritCore"]
+      dependencies: ["CulpritCore"],
+      exclude: ["Snapshots"]
     ),
   ]
 )

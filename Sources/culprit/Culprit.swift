@@ -38,7 +38,8 @@ struct CulpritCommand: ParsableCommand {
     abstract: "Tells which layer of a container blocks threads, DNS, ptrace and device nodes.",
     usage: """
       culprit [--format <format>] [--only <ids>] [--timeout <seconds>]
-                [--fail-on <level>] [--resolve <name> ...] [--seccomp-profile <file>]
+                [--fail-on <level>] [--resolve <name> ...]
+                [--seccomp-profile <file>]
         culprit --list
         culprit diff [--format <format>] <before.json> <after.json>
       """,

@@ -12,6 +12,20 @@ import Testing
     }
   }
 
+  /// The help texts word for word, against Snapshots/. Re-record after an intended change with
+  /// CULPRIT_RECORD_GOLDEN=1 swift test --filter helpTextsAreExact, then read the diff.
+  @Test(arguments: [(["--help"], "help.txt"), (["diff", "--help"], "diff-help.txt")])
+  func helpTextsAreExact(arguments: [String], snapshot: String) throws {
+    let result = try run([Binaries.culprit] + arguments, environment: ["COLUMNS": "80", "PATH": "/usr/bin:/bin"])
+    #expect(result.status == 0)
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots/" + snapshot)
+    if ProcessInfo.processInfo.environment["CULPRIT_RECORD_GOLDEN"] != nil {
+      try result.stdout.write(to: url, atomically: true, encoding: .utf8)
+      return
+    }
+    #expect(result.stdout == (try String(contentsOf: url, encoding: .utf8)), "help differs from \(snapshot)")
+  }
+
   @Test func versionPrintsTheVersion() throws {
     let result = try run([Binaries.culprit, "--version"])
     #expect(result.status == 0)
