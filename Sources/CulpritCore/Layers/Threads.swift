@@ -115,6 +115,15 @@ public struct TaskLimits: Sendable {
   /// The total of /proc/loadavg's fourth field: every thread on the machine (nr_threads).
   public var threadsNow: Int?
 
+  /// Tasks that can still be created before a pids limit refuses one: the smallest max - current
+  /// over the levels that have a limit; nil when none has (or none could be read).
+  public var pidsHeadroom: Int? {
+    pids.compactMap { level -> Int? in
+      guard let max = level.max, let current = level.current else { return nil }
+      return Swift.max(0, max - current)
+    }.min()
+  }
+
   /// The level whose limit is reached (current ≥ max), the nearest first.
   public var fullLevel: PidsLevel? {
     pids.first { level in
