@@ -133,6 +133,19 @@ import Testing
     #expect((lookup["new_thread"] as? [String: Any])?["error"] as? String == "EAGAIN")
   }
 
+  @Test func pidsLimitFourIsEnoughWhenTheLookupsTakeTurns() throws {
+    // 4: culprit, the probe's child, one lookup child and its thread. All lookups at once would
+    // starve the threads (or not, as the other lookups happen to end); one at a time they fit.
+    let cgroup = try TestCgroup(controller: "pids", name: "getaddrinfo4")
+    try cgroup.write("pids.max", "4")
+    let (_, probe) = try getaddrinfo(jail: ["--cgroup", cgroup.path])
+    #expect(probe["status"] as? String == "ok", "\(probe)")
+    for name in ["localhost", "test.culprit"] {
+      let lookup = try #require(lookups(probe)[name])
+      #expect((lookup["new_thread"] as? [String: Any])?["status"] as? String == "resolved", "\(name): \(lookup)")
+    }
+  }
+
   @Test func lookupsAreBoundedByTheTimeout() throws {
     // A nameserver that swallows queries: glibc would wait 30 s per attempt, the probe waits
     // its 2 s bound and reports.
