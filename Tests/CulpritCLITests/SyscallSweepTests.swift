@@ -114,6 +114,17 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: FileManager.default.currentDirectoryPath + "/core"))
   }
 
+  @Test func anOptionalCallKilledOrTrappedIsSaidToEndItsCaller() throws {
+    // ptrace has no fallback: the summary says what a KILL or a TRAP does, not "defeats the
+    // fallback".
+    let (killed, _) = try Self.sweep(jail: ["--seccomp-rule", "ptrace=kill_process"])
+    #expect(killed.status == "degraded")
+    #expect(killed.probe["summary"] as? String == "Seccomp kills ptrace, so any program that calls it dies (SIGSYS)", "\(killed.probe)")
+    let (trapped, _) = try Self.sweep(jail: ["--seccomp-rule", "ptrace=trap"])
+    #expect(trapped.status == "degraded")
+    #expect((trapped.probe["summary"] as? String)?.hasPrefix("Seccomp traps ptrace, so any program that calls it gets SIGSYS") == true, "\(trapped.probe)")
+  }
+
   @Test func aKillDefaultProfileKillsTheSweepCallByCall() throws {
     // Podman's allow-list with KILL_PROCESS as the default: everything it does not name kills.
     let source = try String(contentsOfFile: Self.profile("podman-containers-common-0.50.1.json"), encoding: .utf8)

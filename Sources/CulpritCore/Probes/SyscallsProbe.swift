@@ -302,10 +302,17 @@ extension SyscallsProbe {
         default: return "answers \(names) with \(group.answer)"
         }
       }.joined(separator: "; ")
-      let who =
-        worst == .blocked
-        ? "which \(env.libc.display), this image's libc, calls with no fallback for that answer"
-        : "which defeats the fallback of the programs that call them"
+      let them = hurting.count == 1 ? "it" : "them"
+      let who: String
+      if worst == .blocked {
+        who = "which \(env.libc.display), this image's libc, calls with no fallback for that answer"
+      } else if hurting.allSatisfy({ $0.classification == .killed }) {
+        who = "so any program that calls \(them) dies (SIGSYS)"
+      } else if hurting.allSatisfy({ $0.classification == .trapped }) {
+        who = "so any program that calls \(them) gets SIGSYS, which ends it unless it handles the signal"
+      } else {
+        who = "which defeats the fallback of the programs that call \(them)"
+      }
       summary = "Seccomp \(said), \(who)"
       hint = fixHint(hurting)
     case .none:
