@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Runs a list of probes and returns their results in the same order.
 ///
 /// Child probes are forked all at once (they run in parallel), then in-process probes run in
@@ -42,6 +48,7 @@ public struct Runner {
     let start = Sys.monotonicNanoseconds()
     let runDeadline = start + UInt64(max(1, timeoutMilliseconds - Runner.reserveMilliseconds)) * 1_000_000
     Children.becomeSubreaper()
+    Children.culpritPID = getpid()
 
     // Read what the children will need once, here, so they inherit it.
     warm(snapshot, for: probes)
