@@ -80,6 +80,8 @@ import Testing
     #expect(summary.contains("clone3 and faccessat2 with EPERM"), "\(summary)")
     let hint = try #require(sweep.probe["hint"] as? String)
     #expect(hint.contains("\"errnoRet\": 38"))
+    // containerd 1.5.6's release notes list #5982; Docker's bump to containerd 1.4.10 lists it too.
+    #expect(hint.contains("containerd ≥ 1.5.6 / 1.4.10"), "\(hint)")
   }
 
   @Test func enosysDefaultIsPodman() throws {

@@ -380,7 +380,7 @@ extension SyscallsProbe {
     let unique = names.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     let quoted = unique.map { "\"\($0)\"" }.joined(separator: ", ")
     var hint = "In the seccomp profile, answer [\(quoted)] with ENOSYS so callers fall back, or allow them: {\"names\": [\(quoted)], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 38} (or \"action\": \"SCMP_ACT_ALLOW\")."
-    if unique.contains("clone3") { hint += " Docker ≥ 20.10.10 and containerd ≥ 1.5.7 / 1.4.11 already answer clone3 with ENOSYS; Concourse fixed it in 7.13 (concourse#9173)." }
+    if unique.contains("clone3") { hint += " Docker ≥ 20.10.10 and containerd ≥ 1.5.6 / 1.4.10 (containerd#5982) already answer clone3 with ENOSYS; Concourse fixed it in 7.13 (concourse#9173)." }
     if unique.contains("faccessat2") { hint += " Docker ≥ 20.10.0 (with libseccomp ≥ 2.4.4) allows faccessat2." }
     hint += " To confirm, rerun with --security-opt seccomp=unconfined (Kubernetes: securityContext.seccompProfile.type: Unconfined), or test a profile here with culprit --seccomp-profile FILE."
     return hint
