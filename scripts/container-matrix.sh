@@ -24,6 +24,8 @@
 #   docker-scratch        the Dockerfile.test image (FROM scratch: the binary alone)
 #   docker-cap-drop-all   --cap-drop ALL
 #   docker-user           --user 1000:1000
+#   docker-cap-add-sys-admin   --cap-add SYS_ADMIN (Docker's profile then allows clone3, mount, ...)
+#   docker-cap-add-sys-ptrace  --cap-add SYS_PTRACE (the usual advice for debuggers)
 #   docker-read-only      --read-only
 #   docker-read-only-tmpfs  --read-only with the mknod hint applied: --tmpfs /scratch:dev, TMPDIR
 #   docker-pids-1 / -2 / -4   --pids-limit 1, 2, 4
@@ -327,6 +329,8 @@ config_docker-default() { prepare_docker; runs docker_run -- $image; }
 config_docker-scratch() { prepare_docker; runs docker_run -- culprit-matrix:scratch; }
 config_docker-cap-drop-all() { prepare_docker; runs docker_run --cap-drop ALL -- $image; }
 config_docker-user() { prepare_docker; runs docker_run --user 1000:1000 -- $image; }
+config_docker-cap-add-sys-admin() { prepare_docker; runs docker_run --cap-add SYS_ADMIN -- $image; }
+config_docker-cap-add-sys-ptrace() { prepare_docker; runs docker_run --cap-add SYS_PTRACE -- $image; }
 config_docker-read-only() { prepare_docker; runs docker_run --read-only -- $image; }
 config_docker-read-only-tmpfs() {
   prepare_docker
