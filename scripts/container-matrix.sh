@@ -379,6 +379,10 @@ export -f culprit_docker runc_culprit docker_run
 export work runc_root CULPRIT_DOCKER_ROOT CULPRIT_DOCKER_CLI
 
 for config in "${selected[@]}"; do
+  if ! printf '%s\n' "${all[@]}" | grep -qx -- "$config"; then
+    echo "container-matrix: no configuration $config in $table (see --list)" >&2
+    exit 2
+  fi
   if ! declare -F "config_$config" >/dev/null; then
     echo "container-matrix: the table names $config, which this script cannot run" >&2
     exit 2
