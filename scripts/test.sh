@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the unit, golden and live tests against the debug build (swift test), then
-# the command-line and live tests again against the static binary that ships (dist/culprit).
+# the command-line and live tests again against the static binary that ships (dist/culprit),
+# then that binary in real containers (scripts/container-matrix.sh).
 # Needs root (cgroups, namespaces, seccomp) and scripts/bootstrap.sh's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +15,7 @@ scripts/build-static.sh --testkit
 echo "== command-line and live tests against dist/culprit"
 CULPRIT_BIN="$PWD/dist/culprit" CULPRIT_TESTKIT_BIN="$PWD/dist/culprit-testkit" \
   swift test --skip-build --filter CulpritCLITests
+
+echo "== dist/culprit in real containers (runc, Docker)"
+scripts/container-matrix.sh
 echo "== all tests passed"

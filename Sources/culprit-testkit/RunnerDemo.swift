@@ -42,6 +42,23 @@ struct DemoProbe: Probe {
         while true { Sys.sleep(milliseconds: 1000) }
       }
       return verdict(.ok, "left a grandchild", facts: ["grandchild": .int(Int(pid))])
+    case "hold":
+      // Holds its task for a while, as getaddrinfo's or ptrace-attach's children do.
+      context.step("holding a task for 300 ms")
+      Sys.sleep(milliseconds: 300)
+      return verdict(.ok, "held a task for 300 ms")
+    case "fork":
+      // Needs one more task, as the thread probe's pthread_create does.
+      context.step("fork() of a child that exits at once")
+      let pid = fork()
+      if pid == 0 { Sys.exitImmediately(0) }
+      if pid < 0 {
+        let err = Errno(rawValue: errno)
+        return verdict(.blocked, layer: .unknown, "fork failed with \(err.name)", facts: ["errno": .string(err.name)])
+      }
+      var status: Int32 = 0
+      _ = waitpid(pid, &status, 0)
+      return verdict(.ok, "fork worked")
     default:
       return verdict(.ok, "fine", evidence: ["pid \(getpid())"], facts: ["pid": .int(Int(getpid()))])
     }

@@ -83,6 +83,22 @@ import Testing
     #expect((probe["evidence"] as? [String])?.contains { $0.contains("/etc/resolv.conf could not be read: ENOENT") } == true)
   }
 
+  @Test func localhostWithoutEtcHostsIsTheConfigurationNotTheNetwork() throws {
+    // A bare runc rootfs: no /etc/hosts, no nsswitch.conf, a nameserver where nothing listens.
+    // glibc asks DNS first (ECONNREFUSED), then files, which has nothing: EAI_AGAIN. Making the
+    // nameserver reachable would not give localhost; an /etc/hosts would.
+    var sandbox = DNSSandbox()
+    sandbox.dnsmasq = nil
+    sandbox.hosts = nil
+    sandbox.nsswitch = nil
+    let (_, probe) = try getaddrinfo(sandbox, names: [])
+    #expect(probe["status"] as? String == "blocked", "\(probe)")
+    #expect(probe["layer"] as? String == "resolver-config")
+    #expect((lookups(probe)["localhost"]?["main_thread"] as? [String: Any])?["error"] as? String == "EAI_AGAIN")
+    #expect((probe["summary"] as? String)?.contains("/etc/hosts is missing") == true, "\(probe)")
+    #expect((probe["evidence"] as? [String])?.contains { $0.contains("localhost is not a name for DNS") } == true)
+  }
+
   @Test func hostsLineNamingModulesAStaticProgramMustLoad() throws {
     var sandbox = DNSSandbox()
     sandbox.nsswitch = "hosts: files mdns4_minimal [NOTFOUND=return] dns myhostname\n"
@@ -131,6 +147,19 @@ import Testing
     let lookup = try #require(lookups(probe)["test.culprit"])
     #expect((lookup["main_thread"] as? [String: Any])?["status"] as? String == "resolved")
     #expect((lookup["new_thread"] as? [String: Any])?["error"] as? String == "EAGAIN")
+  }
+
+  @Test func pidsLimitFourIsEnoughWhenTheLookupsTakeTurns() throws {
+    // 4: culprit, the probe's child, one lookup child and its thread. All lookups at once would
+    // starve the threads (or not, as the other lookups happen to end); one at a time they fit.
+    let cgroup = try TestCgroup(controller: "pids", name: "getaddrinfo4")
+    try cgroup.write("pids.max", "4")
+    let (_, probe) = try getaddrinfo(jail: ["--cgroup", cgroup.path])
+    #expect(probe["status"] as? String == "ok", "\(probe)")
+    for name in ["localhost", "test.culprit"] {
+      let lookup = try #require(lookups(probe)[name])
+      #expect((lookup["new_thread"] as? [String: Any])?["status"] as? String == "resolved", "\(name): \(lookup)")
+    }
   }
 
   @Test func lookupsAreBoundedByTheTimeout() throws {

@@ -36,6 +36,21 @@ import Testing
     #expect(check["filtered"] as? Bool == false)
   }
 
+  @Test func targetsThatCouldNotBeMadeAreNotClaimedToWork() throws {
+    // pids.max 3: culprit, the probe's child and its first target. The sibling tracer and the
+    // other targets cannot be forked, so the summary must not say attaching to them works.
+    let cgroup = try TestCgroup(controller: "pids", name: "ptrace3")
+    try cgroup.write("pids.max", "3")
+    let (probe, _) = try ptraceProbe(jail: ["--cgroup", cgroup.path])
+    #expect(probe["status"] as? String == "ok", "\(probe)")
+    #expect(try target(probe, "child")["result"] as? String == "attached")
+    #expect(try target(probe, "non_descendant")["result"] as? String == "not_run")
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.hasPrefix("ptrace attach works: to a child;"), "\(summary)")
+    #expect(!summary.contains("to a process that is not a descendant and"), "\(summary)")
+    #expect(summary.contains("not tried, because fork failed with EAGAIN: a process that is not a descendant"), "\(summary)")
+  }
+
   @Test func aFilterKillingPtraceIsSeccompAndCulpritSurvives() throws {
     let (probe, result) = try ptraceProbe(jail: ["--seccomp-rule", "ptrace=kill_process"])
     #expect(result.status == 1, "blocked is at --fail-on's default level: \(result.stderr)")

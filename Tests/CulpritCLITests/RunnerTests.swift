@@ -73,16 +73,28 @@ import Testing
   }
 
   @Test func probesWaitTheirTurnWhenOnlyOneChildFits() throws {
-    // pids.max 2: culprit and one child. The first fork works, the second fails; the probes not
-    // yet started run one at a time afterwards instead of being skipped.
+    // pids.max 2: culprit and one child. The pids headroom is below Runner.parallelHeadroom, so
+    // the probes run one at a time from the start instead of being skipped, and no fork fails.
     let cgroup = try TestCgroup(controller: "pids")
     try cgroup.write("pids.max", "2")
     let (result, probes) = try demo(["ok", "inprocess", "grandchild", "ok2"], jail: ["--cgroup", cgroup.path])
     let run = try #require(try result.json()["run"] as? [String: Any])
-    #expect(run["forkWorked"] as? Bool == false)
+    #expect(run["forkWorked"] as? Bool == true)
     #expect(probes["ok"]?["status"] as? String == "ok")
     #expect(probes["ok2"]?["status"] as? String == "ok", "the second wave ran it: \(probes["ok2"] ?? [:])")
     #expect(probes["inprocess"]?["status"] as? String == "ok")
+  }
+
+  @Test func aSmallPidsLimitRunsTheChildrenOneAtATime() throws {
+    // pids.max 3: culprit, a probe child, and one task more. All at once, "hold" would keep
+    // its task while "fork" needs one, and "fork" would fail; one at a time, both fit, every time.
+    let cgroup = try TestCgroup(controller: "pids")
+    try cgroup.write("pids.max", "3")
+    let (result, probes) = try demo(["hold", "fork"], jail: ["--cgroup", cgroup.path])
+    #expect(probes["fork"]?["status"] as? String == "ok", "\(probes["fork"] ?? [:])")
+    #expect(probes["hold"]?["status"] as? String == "ok")
+    let run = try #require(try result.json()["run"] as? [String: Any])
+    #expect(run["forkWorked"] as? Bool == true, "no fork was refused")
   }
 
   @Test func culpritRunsWherePidsMaxIsOne() throws {

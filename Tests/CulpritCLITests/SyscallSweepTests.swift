@@ -80,6 +80,8 @@ import Testing
     #expect(summary.contains("clone3 and faccessat2 with EPERM"), "\(summary)")
     let hint = try #require(sweep.probe["hint"] as? String)
     #expect(hint.contains("\"errnoRet\": 38"))
+    // containerd 1.5.6's release notes list #5982; Docker's bump to containerd 1.4.10 lists it too.
+    #expect(hint.contains("containerd ≥ 1.5.6 / 1.4.10"), "\(hint)")
   }
 
   @Test func enosysDefaultIsPodman() throws {
@@ -112,6 +114,17 @@ import Testing
     #expect(sweep.classes["socket(AF_PACKET)"] == "allowed")
     // No core file left behind by the killed children.
     #expect(!FileManager.default.fileExists(atPath: FileManager.default.currentDirectoryPath + "/core"))
+  }
+
+  @Test func anOptionalCallKilledOrTrappedIsSaidToEndItsCaller() throws {
+    // ptrace has no fallback: the summary says what a KILL or a TRAP does, not "defeats the
+    // fallback".
+    let (killed, _) = try Self.sweep(jail: ["--seccomp-rule", "ptrace=kill_process"])
+    #expect(killed.status == "degraded")
+    #expect(killed.probe["summary"] as? String == "Seccomp kills ptrace, so any program that calls it dies (SIGSYS)", "\(killed.probe)")
+    let (trapped, _) = try Self.sweep(jail: ["--seccomp-rule", "ptrace=trap"])
+    #expect(trapped.status == "degraded")
+    #expect((trapped.probe["summary"] as? String)?.hasPrefix("Seccomp traps ptrace, so any program that calls it gets SIGSYS") == true, "\(trapped.probe)")
   }
 
   @Test func aKillDefaultProfileKillsTheSweepCallByCall() throws {

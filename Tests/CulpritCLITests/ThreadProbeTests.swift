@@ -72,6 +72,10 @@ import Testing
     let after = try #require(probe.fact("pids", "events_max_after") as? Int)
     #expect(after == before + 1)
     #expect(probe.fact("pids", "max") as? Int == 2)
+    // Both tasks are culprit's (its process and the probe's child): a program alone would have
+    // room for one thread.
+    let evidence = try #require(probe["evidence"] as? [String])
+    #expect(evidence.contains { $0.hasPrefix("2 of the 2 tasks in \(cgroup.path) are culprit's own") && $0.contains("room for 1 more task besides itself") }, "\(evidence)")
     #expect(try cgroup.read("cgroup.procs").isEmpty)
   }
 
@@ -83,6 +87,7 @@ import Testing
     #expect(probe["layer"] as? String == "cgroup-pids")
     #expect(probe.fact("fork_errno") as? String == "EAGAIN")
     #expect((probe["evidence"] as? [String])?.contains { $0.contains("pids.current is 1 of pids.max 1") } == true)
+    #expect((probe["evidence"] as? [String])?.contains { $0.contains("are culprit's own") && $0.contains("no room for another task either") } == true)
     #expect((try result.json()["run"] as? [String: Any])?["forkWorked"] as? Bool == false)
   }
 

@@ -44,6 +44,21 @@ import Testing
     #expect(owner.uid == 0 && owner.threads == 13)
   }
 
+  @Test func parentPIDFromProcStat() {
+    #expect(TaskLimits.parseParentPID(stat: "17 (culprit) S 1 17 1 0 -1 4194560 150 0 0 0") == 1)
+    #expect(TaskLimits.parseParentPID(stat: "42 (a) b (c)) R 7 42 7 0") == 7)
+    #expect(TaskLimits.parseParentPID(stat: "garbage") == nil)
+  }
+
+  @Test func culpritsOwnShareOfAFullPidsLevel() {
+    var full = limits(pids: [.init(directory: "/sys/fs/cgroup/pids/c", max: 4, current: 4, refusals: 1)])
+    full.culpritTasks = 3
+    #expect(full.attributeEAGAIN(call: "pthread_create", before: nil).evidence.contains(
+      "3 of the 4 tasks in /sys/fs/cgroup/pids/c are culprit's own (culprit and the processes it made for its probes): a program running here without culprit would have room for 2 more tasks besides itself."))
+    full.culpritTasks = 0
+    #expect(!full.attributeEAGAIN(call: "pthread_create", before: nil).evidence.contains { $0.contains("culprit's own") })
+  }
+
   func limits(pids: [TaskLimits.PidsLevel], nproc: UInt64? = nil, uid: UInt32 = 0, tasks: Int? = nil, exempt: Bool = true)
     -> TaskLimits
   {

@@ -45,8 +45,11 @@ culprit_debian_rootfs_tar() {
     rm -rf "$dir"
     echo "debootstrap --variant=minbase $CULPRIT_DEBIAN_SUITE $dir $mirror" >&2
     debootstrap --variant=minbase "$CULPRIT_DEBIAN_SUITE" "$dir" "$mirror" >&2 || return 1
-    # The package cache and lists are not part of an image.
+    # The package cache and lists are not part of an image. Nor is the copy of this machine's
+    # resolv.conf that debootstrap leaves (its nameserver must never be asked from a container):
+    # engines mount their own, and a runc bundle must bring one.
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+    : >"$dir/etc/resolv.conf"
     tar --numeric-owner -C "$dir" -cf "$tar.partial" . && mv "$tar.partial" "$tar" || return 1
     rm -rf "$dir"
   fi

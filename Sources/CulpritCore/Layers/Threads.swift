@@ -114,6 +114,18 @@ public struct TaskLimits: Sendable {
   public var threadsMax: Int?
   /// The total of /proc/loadavg's fourth field: every thread on the machine (nr_threads).
   public var threadsNow: Int?
+  /// Tasks in the nearest limited pids cgroup that belong to culprit itself (its process and
+  /// the probe processes below it), when they were counted.
+  public var culpritTasks: Int? = nil
+
+  /// Tasks that can still be created before a pids limit refuses one: the smallest max - current
+  /// over the levels that have a limit; nil when none has (or none could be read).
+  public var pidsHeadroom: Int? {
+    pids.compactMap { level -> Int? in
+      guard let max = level.max, let current = level.current else { return nil }
+      return Swift.max(0, max - current)
+    }.min()
+  }
 
   /// The level whose limit is reached (current ≥ max), the nearest first.
   public var fullLevel: PidsLevel? {
@@ -169,6 +181,10 @@ public struct TaskLimits: Sendable {
       }
       tasks = count
     }
+    var culpritTasks: Int?
+    if countTasks, let level = levels.first(where: { $0.max != nil && $0.current != nil }) {
+      culpritTasks = countCulpritTasks(source, directory: level.directory)
+    }
     let initial = snapshot.userns.isInitial ?? true
     let effective = snapshot.capabilities.value?.effective
     let privileged = effective.map { $0.contains(Capability.sysResource) || $0.contains(Capability.sysAdmin) } ?? false
@@ -176,7 +192,36 @@ public struct TaskLimits: Sendable {
       pids: levels, nprocSoft: nproc, realUID: identity.uid, tasksOfUID: tasks,
       exemptFromNproc: initial && (identity.uid == 0 || privileged),
       threadsMax: source.readLine("/proc/sys/kernel/threads-max").flatMap { Int($0) },
-      threadsNow: source.readLine("/proc/loadavg").flatMap(parseThreadCount))
+      threadsNow: source.readLine("/proc/loadavg").flatMap(parseThreadCount), culpritTasks: culpritTasks)
+  }
+
+  /// The parent pid in a /proc/PID/stat text ("pid (comm) state ppid ..."; comm may hold spaces
+  /// and parentheses, so the fields are read after the last ")").
+  public static func parseParentPID(stat: String) -> Int32? {
+    guard let close = stat.lastIndex(of: ")") else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    return fields.count >= 2 ? Int32(fields[1]) : nil
+  }
+
+  /// The threads of the processes in `directory`/cgroup.procs that are culprit's own: culprit's
+  /// process (`Children.culpritPID`) and its descendants, found by walking /proc/PID/stat's
+  /// parent pids. nil when culprit's pid is unknown or the file cannot be read.
+  static func countCulpritTasks(_ source: SystemSource, directory: String) -> Int? {
+    let root = Children.culpritPID
+    guard root > 0, let procs = source.readText(directory + "/cgroup.procs").value else { return nil }
+    var count = 0
+    for line in procs.split(separator: "\n") {
+      guard let pid = Int32(line.trimmed()) else { continue }
+      var ancestor: Int32? = pid
+      var steps = 0
+      while let current = ancestor, current > 1, current != root, steps < 16 {
+        ancestor = source.readText("/proc/\(current)/stat").value.flatMap(parseParentPID)
+        steps += 1
+      }
+      guard ancestor == root else { continue }
+      count += source.readText("/proc/\(pid)/status").value.flatMap(parseTaskOwner)?.threads ?? 1
+    }
+    return count
   }
 
   /// The layer behind an EAGAIN, with the sentences that show it. `before` is a reading taken
@@ -193,6 +238,15 @@ public struct TaskLimits: Sendable {
         }
       }
       evidence.append(sentence + ".")
+    }
+    if let own = culpritTasks, own > 0, let level = pids.first(where: { $0.max != nil && $0.current != nil }),
+      let max = level.max, let current = level.current
+    {
+      // A program that runs alone has the room culprit's own processes take, less its own task.
+      let room = max - (current - own) - 1
+      evidence.append(
+        "\(own) of the \(current) tasks in \(level.directory) are culprit's own (culprit and the processes it made for its probes): a program running here without culprit would have "
+          + (room > 0 ? "room for \(room) more task\(room == 1 ? "" : "s") besides itself." : "no room for another task either."))
     }
     if let nprocSoft {
       evidence.append(

@@ -118,13 +118,14 @@ public struct GetaddrinfoProbe: Probe {
       }
     }
 
-    // Every lookup and the nameserver check in children of their own, all at once.
+    // Every lookup and the nameserver check in children of their own.
     enum Job { case main(String), thread(String), nameservers }
     var jobs: [Job] = []
     for name in names { jobs += [.main(name), .thread(name)] }
     if !servers.isEmpty { jobs.append(.nameservers) }
     context.step("starting \(jobs.count) lookups")
-    func body(_ job: Job) -> (ChildChannel?) -> [UInt8] {
+    /// A job's work, bounded by `until` (the deadline of the process it runs in).
+    func body(_ job: Job, until jobDeadline: UInt64) -> (ChildChannel?) -> [UInt8] {
       { channel in
         let output: JSONValue
         switch job {
@@ -146,22 +147,33 @@ public struct GetaddrinfoProbe: Probe {
         case .nameservers:
           // Stop waiting a little before this child's own deadline, so that it reports instead of
           // being killed.
-          let answersBy = deadline > Sys.monotonicNanoseconds() + 60_000_000 ? deadline - 50_000_000 : deadline
+          let answersBy = jobDeadline > Sys.monotonicNanoseconds() + 60_000_000 ? jobDeadline - 50_000_000 : jobDeadline
           let results = NameserverCheck.run(servers: servers, questions: questions, deadline: answersBy) { channel?.step($0) }
           output = .array(results.map(\.json))
         }
         return Array(output.serialized(pretty: false).utf8)
       }
     }
+    // All at once, unless the pids cgroup has too little room for every job's process and
+    // thread: then one at a time, so that no lookup thread is refused only because the other
+    // jobs hold tasks at that moment.
+    let oneAtATime = before.pidsHeadroom.map { $0 < 2 * jobs.count } ?? false
     var spawned: [(index: Int, child: Child)] = []
     var inline: [Int] = []
+    var outputs = [ChildOutcome?](repeating: nil, count: jobs.count)
     for (index, job) in jobs.enumerated() {
-      switch Children.spawn(deadline: deadline, body: { body(job)($0) }) {
-      case .success(let child): spawned.append((index, child))
+      // One at a time, each job gets its own per-query bound, within the probe's.
+      let jobDeadline = oneAtATime ? min(probeDeadline, Sys.monotonicNanoseconds() + UInt64(timeout) * 1_000_000) : deadline
+      switch Children.spawn(deadline: jobDeadline, body: { body(job, until: jobDeadline)($0) }) {
+      case .success(let child):
+        if oneAtATime {
+          outputs[index] = Children.collect([child])[0]
+        } else {
+          spawned.append((index, child))
+        }
       case .failure: inline.append(index)
       }
     }
-    var outputs = [ChildOutcome?](repeating: nil, count: jobs.count)
     for (entry, outcome) in zip(spawned, Children.collect(spawned.map(\.child))) { outputs[entry.index] = outcome }
 
     // What could not get a process of its own (a pids limit): retry once now that the others
@@ -170,12 +182,12 @@ public struct GetaddrinfoProbe: Probe {
     var forkError: Errno?
     for index in inline {
       let retryDeadline = min(probeDeadline, Sys.monotonicNanoseconds() + UInt64(timeout) * 1_000_000)
-      switch Children.run(deadline: retryDeadline, body: { body(jobs[index])($0) }) {
+      switch Children.run(deadline: retryDeadline, body: { body(jobs[index], until: retryDeadline)($0) }) {
       case .success(let outcome): outputs[index] = outcome
       case .failure(let err):
         forkError = err
         context.step("running job \(index) in the probe's process (fork failed with \(err.name))")
-        inlineOutputs[index] = body(jobs[index])(context.channel)
+        inlineOutputs[index] = body(jobs[index], until: retryDeadline)(context.channel)
       }
     }
 

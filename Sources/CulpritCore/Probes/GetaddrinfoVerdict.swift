@@ -183,21 +183,30 @@ struct GetaddrinfoDecision {
         layer: .seccomp, sentence: "\(call): a seccomp filter refuses socket(2) (\(server.socketError!.name)), so no DNS query leaves the process.",
         hint: GetaddrinfoDecision.socketHint, short: "a seccomp filter refuses socket(2)")
     }
-    switch err.code {
-    case AddressLookupError.noName, AddressLookupError.noData:
-      if name.lowercased() == "localhost" {
-        var why: [String] = []
-        if case .failure = config.hosts { why.append("/etc/hosts is missing") } else if config.hostsUsesFiles {
-          if config.hosts.value?.addresses(of: "localhost").isEmpty ?? true { why.append("/etc/hosts does not list localhost") }
-        }
-        if !config.hostsUsesFiles { why.append("the hosts: sources \"\(config.hostsSources)\" do not include files") }
-        if config.hostsSourcesAreDefault && config.hostsUsesDNS {
-          why.append("without a hosts: line glibc asks DNS first and, when the nameserver says the name does not exist, never reads /etc/hosts")
+    let noSuchName = err.code == AddressLookupError.noName || err.code == AddressLookupError.noData
+    if name.lowercased() == "localhost" {
+      // localhost comes from /etc/hosts: where the files do not give it, that is the cause,
+      // whatever DNS answered (a nameserver that is reached says NXDOMAIN, or nothing).
+      var why: [String] = []
+      if case .failure = config.hosts { why.append("/etc/hosts is missing") } else if config.hostsUsesFiles {
+        if config.hosts.value?.addresses(of: "localhost").isEmpty ?? true { why.append("/etc/hosts does not list localhost") }
+      }
+      if !config.hostsUsesFiles { why.append("the hosts: sources \"\(config.hostsSources)\" do not include files") }
+      if noSuchName && config.hostsSourcesAreDefault && config.hostsUsesDNS {
+        why.append("without a hosts: line glibc asks DNS first and, when the nameserver says the name does not exist, never reads /etc/hosts")
+      }
+      if noSuchName || !why.isEmpty {
+        var sentence = "\(call)" + (why.isEmpty ? "." : ": " + why.joined(separator: "; ") + ".")
+        if !noSuchName {
+          sentence += " DNS did not answer it either, but localhost is not a name for DNS: it comes from /etc/hosts."
         }
         return Cause(
-          layer: .resolverConfig, sentence: "\(call)" + (why.isEmpty ? "." : ": " + why.joined(separator: "; ") + "."),
-          hint: GetaddrinfoDecision.configHint, short: why.first ?? "localhost is not found")
+          layer: .resolverConfig, sentence: sentence, hint: GetaddrinfoDecision.configHint,
+          short: why.first ?? "localhost is not found")
       }
+    }
+    switch err.code {
+    case AddressLookupError.noName, AddressLookupError.noData:
       if !config.problems.isEmpty {
         return Cause(
           layer: .resolverConfig, sentence: "\(call): \(config.problems.joined(separator: " "))", hint: GetaddrinfoDecision.configHint,

@@ -406,6 +406,28 @@ public struct PtraceAttachProbe: Probe {
         "Attaching to a child works, but attaching to a process that is not a descendant is refused (\(errnoName(nonDescendant) ?? "no answer")): \(refused.reason); `dlv attach`, `gdb -p` and `strace -p` on another process fail",
         evidence: evidence, hint: hint(for: refused.layer, yamaScope: yama.scope), facts: facts)
     }
+    func attached(_ target: Target) -> Bool {
+      if case .attached? = attempt(target)?.outcome { return true } else { return false }
+    }
+    /// "to a child and to a process that is not a descendant": only the targets really attached to.
+    func list(_ items: [String]) -> String {
+      items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
+    }
+    let shortPhrases: [Target: String] = [
+      .child: "to a child", .nonDescendant: "to a process that is not a descendant",
+      .nonDumpable: "to a non-dumpable process", .otherUID: "to one of another uid",
+    ]
+    let worked = list(Target.allCases.filter(attached).compactMap { shortPhrases[$0] })
+    // Targets that could not be made (a fork refused by a pids limit, a failed prctl); an
+    // other-uid target is not made without CAP_SETUID by design, and that is no gap.
+    let hasSetUID = context.snapshot.capabilities.value?.has(Capability.setuid) == true
+    var gaps: [(why: String, targets: [String])] = []
+    for target in Target.allCases {
+      guard case .notRun(let why)? = attempt(target)?.outcome, target != .otherUID || hasSetUID else { continue }
+      let phrase = String(shortPhrases[target]!.dropFirst(3))
+      if let index = gaps.firstIndex(where: { $0.why == why }) { gaps[index].targets.append(phrase) } else { gaps.append((why, [phrase])) }
+    }
+    let notTried = gaps.map { "; not tried, because \($0.why): \(list($0.targets))" }.joined()
     // Non-dumpable and other-uid targets need CAP_SYS_PTRACE: without it their refusal is the
     // kernel working as designed; any other refusal is a finding.
     var needCapability: [String] = []
@@ -417,16 +439,14 @@ public struct PtraceAttachProbe: Probe {
       }
       return verdict(
         .degraded, layer: refused.layer,
-        "Attaching to a child and to a non-descendant works, but attaching to \(target.phrase) is refused (\(errnoName(attempt) ?? "no answer")): \(refused.reason)",
+        "Attaching \(worked) works, but attaching to \(target.phrase) is refused (\(errnoName(attempt) ?? "no answer")): \(refused.reason)",
         evidence: evidence, hint: hint(for: refused.layer, yamaScope: yama.scope), facts: facts)
     }
-    var summary = "ptrace attach works: to a child and to a process that is not a descendant"
+    var summary = "ptrace attach works: \(worked)"
     if needCapability.isEmpty {
-      let others = [Target.nonDumpable, .otherUID].filter { if case .attached? = attempt($0)?.outcome { return true } else { return false } }
-      if !others.isEmpty { summary += others.count == 2 ? ", to a non-dumpable process and to one of another uid" : ", and to \(others[0].phrase)" }
-      return verdict(.ok, summary, evidence: evidence, facts: facts)
+      return verdict(.ok, summary + notTried, evidence: evidence, facts: facts)
     }
-    summary += "; \(needCapability.joined(separator: " and ")) need CAP_SYS_PTRACE, which is not effective"
+    summary += "; \(needCapability.joined(separator: " and ")) need CAP_SYS_PTRACE, which is not effective" + notTried
     return verdict(
       .ok, summary, evidence: evidence,
       hint: "To attach to \(needCapability.joined(separator: " and ")) (a program started setuid or with file capabilities, or an app running as another user): " + Hints.grantCapability("CAP_SYS_PTRACE"),

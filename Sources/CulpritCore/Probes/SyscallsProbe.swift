@@ -302,10 +302,17 @@ extension SyscallsProbe {
         default: return "answers \(names) with \(group.answer)"
         }
       }.joined(separator: "; ")
-      let who =
-        worst == .blocked
-        ? "which \(env.libc.display), this image's libc, calls with no fallback for that answer"
-        : "which defeats the fallback of the programs that call them"
+      let them = hurting.count == 1 ? "it" : "them"
+      let who: String
+      if worst == .blocked {
+        who = "which \(env.libc.display), this image's libc, calls with no fallback for that answer"
+      } else if hurting.allSatisfy({ $0.classification == .killed }) {
+        who = "so any program that calls \(them) dies (SIGSYS)"
+      } else if hurting.allSatisfy({ $0.classification == .trapped }) {
+        who = "so any program that calls \(them) gets SIGSYS, which ends it unless it handles the signal"
+      } else {
+        who = "which defeats the fallback of the programs that call \(them)"
+      }
       summary = "Seccomp \(said), \(who)"
       hint = fixHint(hurting)
     case .none:
@@ -373,7 +380,7 @@ extension SyscallsProbe {
     let unique = names.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     let quoted = unique.map { "\"\($0)\"" }.joined(separator: ", ")
     var hint = "In the seccomp profile, answer [\(quoted)] with ENOSYS so callers fall back, or allow them: {\"names\": [\(quoted)], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 38} (or \"action\": \"SCMP_ACT_ALLOW\")."
-    if unique.contains("clone3") { hint += " Docker ≥ 20.10.10 and containerd ≥ 1.5.7 / 1.4.11 already answer clone3 with ENOSYS; Concourse fixed it in 7.13 (concourse#9173)." }
+    if unique.contains("clone3") { hint += " Docker ≥ 20.10.10 and containerd ≥ 1.5.6 / 1.4.10 (containerd#5982) already answer clone3 with ENOSYS; Concourse fixed it in 7.13 (concourse#9173)." }
     if unique.contains("faccessat2") { hint += " Docker ≥ 20.10.0 (with libseccomp ≥ 2.4.4) allows faccessat2." }
     hint += " To confirm, rerun with --security-opt seccomp=unconfined (Kubernetes: securityContext.seccompProfile.type: Unconfined), or test a profile here with culprit --seccomp-profile FILE."
     return hint

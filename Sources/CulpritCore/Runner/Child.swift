@@ -139,6 +139,10 @@ public enum Children {
 
   nonisolated(unsafe) static var preparedInProcess: pid_t = 0
 
+  /// culprit's own process, set by the runner; its children inherit the value. Used to tell
+  /// culprit's tasks from the workload's when a pids limit is reached.
+  nonisolated(unsafe) public internal(set) static var culpritPID: pid_t = 0
+
   /// Installs the SIGCHLD wake-up and blocks SIGCHLD outside ppoll, once per process.
   static func prepareParent() {
     let me = getpid()

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Runs a list of probes and returns their results in the same order.
 ///
 /// Child probes are forked all at once (they run in parallel), then in-process probes run in
@@ -5,7 +11,10 @@
 /// deadline. Everything happens on one thread. When a fork fails (a pids limit), the probes not
 /// yet started run one at a time after the others have ended; a probe whose fork still fails
 /// gives its `runWithoutChild` verdict, so a report is produced even where no process can be
-/// created.
+/// created. Where the pids cgroup leaves fewer than `parallelHeadroom` tasks, every child
+/// probe runs one at a time from the start, so that no probe is refused a process or a thread
+/// only because its siblings hold tasks at that moment (a verdict that would change from run
+/// to run).
 public struct Runner {
   /// Bound on the whole run, in milliseconds.
   public var timeoutMilliseconds: Int
@@ -16,6 +25,12 @@ public struct Runner {
 
   /// Time kept back from the overall timeout for collecting, cleaning up and rendering.
   static let reserveMilliseconds = 60
+
+  /// Free tasks in the pids cgroup below which the child probes run one at a time. All of them
+  /// at once hold about 20 tasks at their peak (five children; getaddrinfo's lookup children
+  /// and their threads, two more per --resolve name; ptrace-attach's targets and tracer; the
+  /// sweep's child; the thread probe's thread).
+  public static let parallelHeadroom = 32
 
   public init(timeoutMilliseconds: Int, options: ProbeOptions = ProbeOptions(), prepareChild: (() -> String?)? = nil) {
     self.timeoutMilliseconds = timeoutMilliseconds
@@ -33,12 +48,15 @@ public struct Runner {
     let start = Sys.monotonicNanoseconds()
     let runDeadline = start + UInt64(max(1, timeoutMilliseconds - Runner.reserveMilliseconds)) * 1_000_000
     Children.becomeSubreaper()
+    Children.culpritPID = getpid()
 
     // Read what the children will need once, here, so they inherit it.
     warm(snapshot, for: probes)
 
     var results = [ProbeResult?](repeating: nil, count: probes.count)
     var forkError: Errno?
+    let headroom = TaskLimits.read(snapshot.source, snapshot: snapshot, countTasks: false).pidsHeadroom
+    let oneAtATime = headroom.map { $0 < Runner.parallelHeadroom } ?? false
 
     /// Forks the child of probe `index`, with its deadline.
     func launch(_ index: Int) -> Result<(child: Child, context: ProbeContext), Errno> {
@@ -65,12 +83,12 @@ public struct Runner {
       }
     }
 
-    // First wave: every child probe at once. Once a fork fails (a pids limit, usually), the
-    // rest wait for the second wave.
+    // First wave: every child probe at once (none where the pids headroom is small). Once a
+    // fork fails (a pids limit, usually), the rest wait for the second wave.
     var running: [(index: Int, child: Child, context: ProbeContext)] = []
     var waiting: [Int] = []
     for (index, probe) in probes.enumerated() where probe.isolation != .inProcess {
-      if forkError != nil {
+      if forkError != nil || oneAtATime {
         waiting.append(index)
         continue
       }
@@ -94,6 +112,7 @@ public struct Runner {
       switch launch(index) {
       case .success(let started): finish([(index, started.child, started.context)])
       case .failure(let err):
+        if forkError == nil { forkError = err }
         let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
         results[index] = probes[index].runWithoutChild(context, forkError: err).normalized()
       }
