@@ -30,9 +30,10 @@ import Testing
     try mknodProbe(try culprit(["--format", "json", "--only", "mknod"], jail: jail, environment: environment(scratch)))
   }
 
-  /// Runs culprit in a private mount namespace after `setup` (shell commands).
-  func runMounted(_ setup: String, environment: [String: String]) throws -> [String: Any] {
-    let script = "set -e; \(setup); exec \(Binaries.culprit) --format json --only mknod"
+  /// Runs culprit in a private mount namespace after `setup` (shell commands). `binary` must lie
+  /// outside whatever `setup` mounts over.
+  func runMounted(_ setup: String, environment: [String: String], binary: String = Binaries.culprit) throws -> [String: Any] {
+    let script = "set -e; \(setup); exec \(binary) --format json --only mknod"
     return try mknodProbe(try MknodTests.shell(["-n", "-m"], script, environment: environment))
   }
 
@@ -188,7 +189,12 @@ import Testing
       "mount -t tmpfs -o ro culprit-test \(scratch.path)", "cd \(scratch.path)",
       "for d in /tmp /dev/shm /run; do mount -t tmpfs -o ro culprit-test $d; done",
     ].joined(separator: "; ")
-    let probe = try runMounted(setup, environment: ["PATH": "/usr/bin:/bin"])
+    // The checkout (and so the built binary) may itself be under /tmp: run a copy from /var/tmp.
+    let binaries = "/var/tmp/culprit-mknod-test-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: binaries, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(atPath: binaries) }
+    try FileManager.default.copyItem(atPath: Binaries.culprit, toPath: binaries + "/culprit")
+    let probe = try runMounted(setup, environment: ["PATH": "/usr/bin:/bin"], binary: binaries + "/culprit")
     #expect(probe["status"] as? String == "skipped", "\(probe)")
     let candidates = try #require(try facts(probe)["candidates"] as? [[String: Any]])
     #expect(candidates.map { $0["source"] as? String } == ["/tmp", "/dev/shm", "/run", "working directory"])
