@@ -116,21 +116,12 @@ int culprit_run_in_thread(void (*body)(void *), void *context) {
 
 static void culprit_sigchld_noop(int signo) { (void)signo; }
 
-int culprit_install_sigchld_wakeup(void) {
+int culprit_install_sigchld_wakeup(int wake_on_stops) {
   struct sigaction action;
   memset(&action, 0, sizeof(action));
   action.sa_handler = culprit_sigchld_noop;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-  return sigaction(SIGCHLD, &action, NULL);
-}
-
-int culprit_install_sigchld_wakeup_with_stops(void) {
-  struct sigaction action;
-  memset(&action, 0, sizeof(action));
-  action.sa_handler = culprit_sigchld_noop;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
+  action.sa_flags = SA_RESTART | (wake_on_stops ? 0 : SA_NOCLDSTOP);
   return sigaction(SIGCHLD, &action, NULL);
 }
 

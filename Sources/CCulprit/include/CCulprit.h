@@ -56,11 +56,9 @@ int culprit_run_in_thread(void (*_Nonnull body)(void *_Nullable), void *_Nullabl
 
 /// Installs a handler for SIGCHLD that does nothing, so that ppoll(2) with SIGCHLD unblocked is
 /// woken by a child's exit. (With the default disposition SIGCHLD is discarded and wakes nothing.)
-int culprit_install_sigchld_wakeup(void);
-
-/// The same handler without SA_NOCLDSTOP, so that a tracee's ptrace-stop also sends SIGCHLD
-/// and wakes ppoll(2); for a probe child that waits for a tracee to stop.
-int culprit_install_sigchld_wakeup_with_stops(void);
+/// With `wake_on_stops` the handler is installed without SA_NOCLDSTOP, so that a tracee's
+/// ptrace-stop also sends SIGCHLD: for a probe child that waits for a tracee to stop.
+int culprit_install_sigchld_wakeup(int wake_on_stops);
 
 /// A page shared between a probe's child and the runner (MAP_SHARED | MAP_ANONYMOUS), written by
 /// the child and read by the parent after the child ends, whatever way it ended.

@@ -237,7 +237,7 @@ extension GetaddrinfoProbe {
   /// fork or ppoll) or ran out of time: the default verdict, with the facts this probe always
   /// reports (the configuration is re-read here; it is only file reads).
   public func interpret(_ outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
-    var result = DefaultInterpreter(probe: self).interpret(outcome, context: context)
+    var result = standardInterpretation(outcome)
     let config = ResolverConfig.read(context.snapshot.source)
     var names = ["localhost"]
     for name in context.options.resolveNames where !names.contains(name) { names.append(name) }

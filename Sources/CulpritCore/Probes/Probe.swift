@@ -113,6 +113,13 @@ extension Probe {
   }
 
   public func interpret(_ outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
+    standardInterpretation(outcome)
+  }
+
+  /// The default verdict for a child that ended without a result: seccomp for a SIGSYS kill or
+  /// trap, the last step for a hang, a culprit bug for anything else. Probes that override
+  /// `interpret` call it for the endings they do not word themselves.
+  public func standardInterpretation(_ outcome: ChildOutcome) -> ProbeResult {
     let during = outcome.lastStep.map { " while it ran \($0)" } ?? ""
     var facts: JSONObject = ["last_step": .from(outcome.lastStep)]
     switch outcome.ending {

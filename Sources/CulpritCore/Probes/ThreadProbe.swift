@@ -285,7 +285,7 @@ public struct ThreadProbe: Probe {
       facts["signal"] = "SIGSYS"
       facts["trap_syscall"] = .int(Int(trap.syscall))
     default:
-      var base = Self.defaultInterpretation(self, outcome, context)
+      var base = standardInterpretation(outcome)
       for (key, value) in facts where base.facts[key] == nil { base.facts[key] = value }
       return base
     }
@@ -315,19 +315,4 @@ public struct ThreadProbe: Probe {
       "A seccomp filter \(action == "KILL" ? "kills" : "traps") \(callName) (SIGSYS): creating threads ends the process.",
       evidence: evidence, hint: hint, facts: facts)
   }
-
-  /// The protocol's default interpretation (hangs, crashes), reached from an override.
-  static func defaultInterpretation(_ probe: ThreadProbe, _ outcome: ChildOutcome, _ context: ProbeContext) -> ProbeResult {
-    DefaultInterpreter(probe: probe).interpret(outcome, context: context)
-  }
-}
-
-/// Forwards to `Probe`'s default `interpret`, so that an override can fall back to it.
-struct DefaultInterpreter<P: Probe>: Probe {
-  let probe: P
-  var id: String { probe.id }
-  var title: String { probe.title }
-  var abstract: String { probe.abstract }
-  var isolation: Isolation { probe.isolation }
-  func run(_ context: ProbeContext) -> ProbeResult { probe.run(context) }
 }

@@ -148,7 +148,7 @@ public enum Children {
     let me = getpid()
     guard preparedInProcess != me else { return }
     preparedInProcess = me
-    _ = culprit_install_sigchld_wakeup()
+    _ = culprit_install_sigchld_wakeup(0)
     var set = sigset_t()
     sigemptyset(&set)
     sigaddset(&set, SIGCHLD)

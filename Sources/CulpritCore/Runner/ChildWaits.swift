@@ -14,7 +14,7 @@ extension Children {
   public static func waitForStop(_ pid: pid_t, deadline: UInt64) -> Result<Sys.WaitStatus?, Errno> {
     prepareParent()
     // The runner's handler has SA_NOCLDSTOP, which also silences ptrace-stops.
-    _ = culprit_install_sigchld_wakeup_with_stops()
+    _ = culprit_install_sigchld_wakeup(1)
     while true {
       switch Sys.tryWaitAny(pid) {
       case .failure(let err): return .failure(err)
