@@ -104,9 +104,14 @@ public struct SeccompProfileError: Error, Equatable, CustomStringConvertible {
 extension SeccompProfile {
   /// Parses the JSON text of a profile.
   public static func parse(_ text: String) throws(SeccompProfileError) -> SeccompProfile {
+    try parse(bytes: Array(text.utf8))
+  }
+
+  /// Parses a profile's bytes (a file as read).
+  public static func parse(bytes: [UInt8]) throws(SeccompProfileError) -> SeccompProfile {
     let json: JSONValue
     do {
-      json = try JSONValue.parse(text)
+      json = try JSONValue.parse(bytes: bytes)
     } catch {
       throw SeccompProfileError("", "not valid JSON: \(error.description)")
     }
@@ -255,14 +260,21 @@ extension SeccompProfile {
     return out
   }
 
+  /// A `uint`/`uint64` field (errnoRet, index, value, valueTwo) read as Go's encoding/json
+  /// reads it (strconv.ParseUint of the literal): digits only, 0 to 18446744073709551615.
+  /// `1.0`, `1e2`, `1E-400`, `-0` and `-1` are refused, as Docker refuses them.
   static func unsigned(_ value: JSONValue?, _ path: String) throws(SeccompProfileError) -> UInt64? {
     guard let value, !value.isNull else { return nil }
-    switch value {
-    case .int(let i) where i >= 0: return UInt64(i)
-    case .double(let d) where d >= 0 && d < 18_446_744_073_709_551_616.0 && d.rounded() == d: return UInt64(d)
-    case .int, .double: throw SeccompProfileError(path, "expected a number from 0 to 2^64-1")
-    default: throw SeccompProfileError(path, "expected a number, found \(value.typeName)")
+    guard let text = value.numberText else {
+      throw SeccompProfileError(path, "expected a number, found \(value.typeName)")
     }
+    guard let number = value.unsignedLiteral else {
+      let why = value.integerLiteral == nil
+        ? "a fraction or an exponent" : value.integerLiteral!.negative ? "a sign" : "a value above 18446744073709551615"
+      throw SeccompProfileError(
+        path, "\(text) is not an unsigned integer: Docker (Go's encoding/json) refuses \(why) here")
+    }
+    return number
   }
 
   static func errnoValue(_ value: JSONValue?, _ path: String) throws(SeccompProfileError) -> Int? {
@@ -408,16 +420,18 @@ public struct WhatIfProfile: Sendable {
   public var program: SeccompProgram
 
   /// Reads `path`, parses it, decides it for `target` and compiles it. Every problem is a
-  /// SeccompProfileError naming the JSON path; an unreadable file has the empty path.
+  /// SeccompProfileError naming the JSON path; an unreadable or oversized file has the empty
+  /// path. The file is the user's own, so it is read whole from the file system (at most
+  /// JSONInput.maxBytes), whatever `source` the snapshot came from.
   public static func load(_ path: String, source: SystemSource, target: SeccompProfile.Target)
     throws(SeccompProfileError) -> WhatIfProfile
   {
-    let text: String
-    switch source.readText(path) {
-    case .success(let value): text = value
-    case .failure(let err): throw SeccompProfileError("", "cannot read the file: \(err.description)")
+    let bytes: [UInt8]
+    switch JSONInput.read(path) {
+    case .success(let value): bytes = value
+    case .failure(let err): throw SeccompProfileError("", err.description)
     }
-    let profile = try SeccompProfile.parse(text)
+    let profile = try SeccompProfile.parse(bytes: bytes)
     let resolved = try profile.resolve(for: target)
     let program = try resolved.compile(arch: target.arch)
     return WhatIfProfile(path: path, profile: profile, resolved: resolved, program: program)
