@@ -266,7 +266,6 @@ extension SeccompProfile.Resolved {
     } catch {
       throw SeccompProfileError("defaultAction", error.description)
     }
-    if rules.count > 32 { filter.optimize(level: 2) }
     // libseccomp merges each rule into its tree by a scan, so n rules cost n²: 72,000 copies of
     // ten names took 14 s. A rule identical to one already added changes nothing; skip it.
     var seen = Set<String>()
@@ -277,6 +276,7 @@ extension SeccompProfile.Resolved {
       throw SeccompProfileError(
         "", "the profile comes to \(distinct.count) distinct rules here; a seccomp filter holds at most 4096 BPF instructions (the kernel's BPF_MAXINSNS) and every rule needs one, so no runtime can install it")
     }
+    if distinct.count > 32 { filter.optimize(level: 2) }
     for rule in distinct {
       let conditions = rule.conditions.map { arg -> SeccompFilter.Condition in
         let op: SeccompFilter.Condition.Op
