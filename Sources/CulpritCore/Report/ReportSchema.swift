@@ -7,14 +7,13 @@ public enum ReportSchema {
 
   /// The first place where `report` breaks the contract, or nil when it follows it.
   public static func violation(in report: JSONValue) -> SchemaViolation? {
-    let schema: JSONValue
-    do {
-      schema = try JSONValue.parse(text)
-    } catch {
-      return SchemaViolation(path: "", message: "culprit's built-in schema does not parse: \(error)")
-    }
-    return JSONSchemaValidator(schema).violation(in: report)
+    guard let validator else { return SchemaViolation(path: "", message: "culprit's built-in schema does not parse") }
+    return validator.violation(in: report)
   }
+
+  /// Parsed once (culprit's own path is single-threaded).
+  nonisolated(unsafe) private static let validator: JSONSchemaValidator? =
+    (try? JSONValue.parse(text)).map(JSONSchemaValidator.init)
 }
 
 /// Where a document breaks a schema: the JSON path of the value (`host.uid`,
