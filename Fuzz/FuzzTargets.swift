@@ -21,6 +21,8 @@ nonisolated(unsafe) let fuzzTarget: FuzzTarget = {
   return target
 }()
 
+nonisolated(unsafe) let selfTest = getenv("CULPRIT_FUZZ_SELFTEST") != nil
+
 /// The fixture the proc target changes one file of, and that fixture's file paths.
 nonisolated(unsafe) let fixtureDirectory: String = getenv("CULPRIT_FUZZ_FIXTURE").map { String(cString: $0) } ?? ""
 nonisolated(unsafe) let fixturePaths: [String] = {
@@ -96,6 +98,8 @@ func fuzzProc(_ bytes: [UInt8]) {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func culpritFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   let bytes = size == 0 || data == nil ? [] : Array(UnsafeBufferPointer(start: data, count: size))
+  // scripts/fuzz.sh checks once that a trap is caught and its input kept.
+  if selfTest, bytes == Array("culprit-fuzz-selftest".utf8) { fatalError("fuzz self-test") }
   switch fuzzTarget {
   case .profile: fuzzProfile(bytes)
   case .report: fuzzReport(bytes)

@@ -7,9 +7,15 @@
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
+#   scripts/bootstrap.sh           everything the tests need
+#   scripts/bootstrap.sh --build   only what building and running culprit needs
 set -euo pipefail
-packages=(libseccomp-dev file util-linux iproute2 dnsmasq runc docker.io debootstrap
+build_packages=(libseccomp-dev file bc util-linux)
+packages=("${build_packages[@]}" iproute2 dnsmasq runc docker.io debootstrap
   golang-github-containers-common python3 time)
+if [ "${1:-}" = "--build" ]; then
+  packages=("${build_packages[@]}")
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -23,7 +29,11 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet dnsmasq 2>/dev/null; then
   systemctl stop dnsmasq || true
 fi
+command -v swift >/dev/null || { echo "bootstrap: swift (6.x) is not on PATH" >&2; exit 1; }
+if [ "${1:-}" = "--build" ]; then
+  echo "bootstrap: ready to build" >&2
+  exit 0
+fi
 python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
-command -v swift >/dev/null || { echo "bootstrap: swift (6.x) is not on PATH" >&2; exit 1; }
-echo "bootstrap: ready"
+echo "bootstrap: ready" >&2

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes culprit's parsers with libFuzzer (swiftc -sanitize=fuzzer; Fuzz/FuzzTargets.swift):
 #   scripts/fuzz.sh [SECONDS] [TARGET…]     default: 60 seconds each of profile, report, proc
+#   CULPRIT_FUZZ_RUNS=N scripts/fuzz.sh       N inputs each from a fixed seed (what scripts/test.sh runs)
+# CULPRIT_FUZZ_OPT=-Onone builds faster (about a minute instead of three) and runs slower.
 # Targets: profile (--seccomp-profile files), report (diff's reports), proc (/proc and /sys
 # files, through every in-process probe and the renderers).
 # The corpus of each target lives in .fuzz/corpus/TARGET (kept between runs, seeded from the
@@ -34,7 +36,7 @@ MAP
   { printf 'let reportSchemaText = ##"""\n'; cat schema/report.schema.json; printf '\n"""##\n'; } > "$build/ReportSchemaText.swift"
   clang -c -O1 -g -fsanitize=fuzzer-no-link -I Sources/CCulprit/include Sources/CCulprit/shims.c -o "$build/shims.o"
   # shellcheck disable=SC2086
-  swiftc -sanitize=fuzzer -parse-as-library -O -g -module-name CulpritFuzz -swift-version 6 \
+  swiftc -sanitize=fuzzer -parse-as-library "${CULPRIT_FUZZ_OPT:--O}" -g -module-name CulpritFuzz -swift-version 6 \
     -Xcc -fmodule-map-file="$build/module.modulemap" -I Sources/CCulprit/include \
     $sources "$build/ReportSchemaText.swift" "$build/shims.o" -lseccomp -o "$binary" 2>&1 \
     | grep -v -e '^$' -e 'warning:' -e '^ *|' -e '^ *[0-9]* |' -e "^ *\`-" >&2 || true
@@ -68,6 +70,22 @@ seed() {
   esac
 }
 
+# Swift's own backtracer would take the fatal signals before libFuzzer could keep the input.
+export SWIFT_BACKTRACE=enable=no
+
+# The harness itself: a trap must be caught, reported and its input kept.
+selftest=$(mktemp -d /tmp/culprit-fuzz-selftest.XXXXXX)
+mkdir "$selftest/corpus"
+printf 'culprit-fuzz-selftest' > "$selftest/corpus/input"
+if CULPRIT_FUZZ_SELFTEST=1 CULPRIT_FUZZ_TARGET=report "$binary" -runs=10 -artifact_prefix="$selftest/" "$selftest/corpus" \
+    > "$selftest/log" 2>&1 || ! grep -q 'fuzz self-test' "$selftest/log" || ! ls "$selftest"/crash-* >/dev/null 2>&1; then
+  echo "fuzz: the harness does not catch a trap:" >&2
+  tail -5 "$selftest/log" >&2
+  rm -rf "$selftest"
+  exit 1
+fi
+rm -rf "$selftest"
+
 status=0
 for target in "${targets[@]}"; do
   corpus=.fuzz/corpus/$target
@@ -85,8 +103,11 @@ for target in "${targets[@]}"; do
     fi
   done
   log=.fuzz/$target.log
-  echo "fuzz: $target for ${seconds}s (corpus $corpus: $(ls "$corpus" | wc -l) inputs)" >&2
-  if "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  echo "fuzz: $target for ${CULPRIT_FUZZ_RUNS:+$CULPRIT_FUZZ_RUNS inputs}${CULPRIT_FUZZ_RUNS:-${seconds}s} (corpus $corpus: $(ls "$corpus" | wc -l) inputs)" >&2
+  # CULPRIT_FUZZ_RUNS (what scripts/test.sh sets) makes a run reproducible: that many inputs
+  # from a fixed seed, instead of a time.
+  if [ -n "${CULPRIT_FUZZ_RUNS:-}" ]; then budget=(-runs="$CULPRIT_FUZZ_RUNS" -seed=1); else budget=(-max_total_time="$seconds"); fi
+  if "$binary" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -artifact_prefix="$crashers/" -print_final_stats=1 "$corpus" > "$log" 2>&1; then
     grep -E '^stat::number_of_executed_units' "$log" | sed "s/^/fuzz: $target: /" >&2 || true
   else
