@@ -475,6 +475,18 @@ private struct JSONParser {
 
   mutating func parseString() throws(JSONParseError) -> String {
     position += 1
+    // Most strings have no escape: one decode of the bytes, no scalar-by-scalar copy.
+    var end = position
+    while end < bytes.count {
+      let c = bytes[end]
+      if c == UInt8(ascii: "\"") {
+        let text = String(decoding: bytes[position..<end], as: UTF8.self)
+        position = end + 1
+        return text
+      }
+      if c == UInt8(ascii: "\\") || c < 0x20 { break }
+      end += 1
+    }
     var scalars = String.UnicodeScalarView()
     var runStart = position
     func flushRun(_ end: Int, into scalars: inout String.UnicodeScalarView) {
