@@ -81,6 +81,18 @@ import Testing
     #expect(throws: SeccompProfileError.self) { try SeccompProfile.parse(Self.profile(errnoRet: "01")) }
   }
 
+  @Test func keysMatchFieldsAsGoMatchesThem() throws {
+    // encoding/json: the exact name, else case-insensitively; the last key for a field wins.
+    let folded = try SeccompProfile.parse(
+      #"{"DefaultAction": "SCMP_ACT_ALLOW", "SYSCALLS": [{"Names": ["mknod"], "ACTION": "SCMP_ACT_ERRNO", "errnoret": 13, "Args": [{"Index": 1, "Value": 8192, "OP": "SCMP_CMP_EQ"}]}]}"#)
+    let canonical = try SeccompProfile.parse(
+      #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mknod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "args": [{"index": 1, "value": 8192, "op": "SCMP_CMP_EQ"}]}]}"#)
+    #expect(folded.syscalls.map(\.names) == canonical.syscalls.map(\.names))
+    #expect(folded.syscalls[0].errnoRet == 13 && folded.syscalls[0].args == canonical.syscalls[0].args)
+    let last = try SeccompProfile.parse(#"{"defaultAction": "SCMP_ACT_ALLOW", "defaultaction": "SCMP_ACT_ERRNO", "syscalls": []}"#)
+    #expect(last.defaultAction == .errno)
+  }
+
   @Test func uint64ArgumentsTakeTheirWholeRange() throws {
     let text = #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 18446744073709551615, "valueTwo": 9007199254740993, "op": "SCMP_CMP_EQ"}]}]}"#
     let profile = try SeccompProfile.parse(text)

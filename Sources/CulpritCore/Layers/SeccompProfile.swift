@@ -119,9 +119,10 @@ extension SeccompProfile {
   }
 
   public static func parse(_ json: JSONValue) throws(SeccompProfileError) -> SeccompProfile {
-    guard case .object(let root) = json else {
+    guard case .object(let rawRoot) = json else {
       throw SeccompProfileError("", "a seccomp profile is a JSON object, found \(json.typeName)")
     }
+    let root = goFields(rawRoot, ["defaultAction", "defaultErrnoRet", "architectures", "archMap", "flags", "syscalls"])
     let defaultText = try string(root["defaultAction"], "defaultAction")
     guard let defaultText, !defaultText.isEmpty else {
       throw SeccompProfileError("defaultAction", "missing: a profile needs a default action")
@@ -139,7 +140,8 @@ extension SeccompProfile {
     var archMap: [ArchMapEntry] = []
     for (index, value) in (try array(root["archMap"], "archMap") ?? []).enumerated() {
       let path = "archMap[\(index)]"
-      guard case .object(let entry) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+      guard case .object(let rawEntry) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+      let entry = goFields(rawEntry, ["architecture", "subArchitectures"])
       guard let arch = try string(entry["architecture"], path + ".architecture") else {
         throw SeccompProfileError(path + ".architecture", "missing")
       }
@@ -171,7 +173,8 @@ extension SeccompProfile {
   }
 
   static func rule(_ value: JSONValue, _ path: String) throws(SeccompProfileError) -> Rule {
-    guard case .object(let object) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    guard case .object(let raw) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    let object = goFields(raw, ["name", "names", "action", "errnoRet", "args", "includes", "excludes"])
     let name = try string(object["name"], path + ".name")
     var names = try strings(object["names"], path + ".names") ?? []
     if let name, !name.isEmpty {
@@ -200,7 +203,8 @@ extension SeccompProfile {
   }
 
   static func argument(_ value: JSONValue, _ path: String) throws(SeccompProfileError) -> Argument {
-    guard case .object(let object) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    guard case .object(let raw) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    let object = goFields(raw, ["index", "value", "valueTwo", "op"])
     guard let index = try unsigned(object["index"], path + ".index") else { throw SeccompProfileError(path + ".index", "missing") }
     guard index < 6 else { throw SeccompProfileError(path + ".index", "\(index) is not an argument index (0 to 5)") }
     guard let opText = try string(object["op"], path + ".op") else { throw SeccompProfileError(path + ".op", "missing") }
@@ -214,7 +218,8 @@ extension SeccompProfile {
 
   static func condition(_ value: JSONValue?, _ path: String) throws(SeccompProfileError) -> Condition {
     guard let value, !value.isNull else { return Condition() }
-    guard case .object(let object) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    guard case .object(let raw) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    let object = goFields(raw, ["caps", "arches", "minKernel"])
     var result = Condition()
     result.caps = try strings(object["caps"], path + ".caps") ?? []
     result.arches = try strings(object["arches"], path + ".arches") ?? []
@@ -235,6 +240,34 @@ extension SeccompProfile {
   }
 
   // MARK: Typed access (null counts as absent, as in Go)
+
+  /// An object's keys matched to a Go struct's fields as encoding/json matches them: the exact
+  /// name, else the name folded case-insensitively ("DefaultAction", "NAMES"; Go also folds
+  /// U+017F to s and U+212A to k); when several keys land on one field the last one wins, as
+  /// each assignment in Go overwrites the one before. Other keys keep their names (and are
+  /// ignored, as Go ignores unknown keys).
+  static func goFields(_ object: JSONObject, _ fields: [String]) -> JSONObject {
+    func fold(_ key: String) -> String {
+      String(String.UnicodeScalarView(key.unicodeScalars.map { scalar -> Unicode.Scalar in
+        switch scalar.value {
+        case 0x41...0x5A: return Unicode.Scalar(scalar.value + 0x20)!
+        case 0x17F: return "s"
+        case 0x212A: return "k"
+        default: return scalar
+        }
+      }))
+    }
+    let exact = Set(fields)
+    var folded: [String: String] = [:]
+    for field in fields { folded[fold(field)] = field }
+    guard object.keys.contains(where: { !exact.contains($0) && folded[fold($0)] != nil }) else { return object }
+    var out = JSONObject()
+    for (key, value) in object {
+      let name = exact.contains(key) ? key : folded[fold(key)] ?? key
+      out[name] = value
+    }
+    return out
+  }
 
   static func string(_ value: JSONValue?, _ path: String) throws(SeccompProfileError) -> String? {
     guard let value, !value.isNull else { return nil }
