@@ -7,12 +7,13 @@
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
+#   golang-go        Go's encoding/json, the reference for how Docker reads a profile (Tests/go-reference)
 #   scripts/bootstrap.sh           everything the tests need
 #   scripts/bootstrap.sh --build   only what building and running culprit needs
 set -euo pipefail
 build_packages=(libseccomp-dev file bc util-linux)
 packages=("${build_packages[@]}" iproute2 dnsmasq runc docker.io debootstrap
-  golang-github-containers-common python3 time)
+  golang-github-containers-common python3 time golang-go)
 if [ "${1:-}" = "--build" ]; then
   packages=("${build_packages[@]}")
 fi

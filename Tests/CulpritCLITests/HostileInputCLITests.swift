@@ -121,3 +121,62 @@ import Testing
     #expect(result.status == 2 && result.stderr.contains("larger than 16 MiB"), "\(result.stderr)")
   }
 }
+
+/// Docker as the reference, for real: the same profiles through Go's encoding/json into the
+/// types Docker 20.10 decodes into (Tests/go-reference/main.go) and through culprit. Each must
+/// be accepted by both or refused by both.
+@Suite(.enabled(if: GoReference.goPath != nil, "needs the Go toolchain (Debian's golang-go; scripts/bootstrap.sh installs it)"))
+struct GoReferenceTests {
+  static func profile(errnoRet: String = "1", value: String = "0", keys: (String, String, String) = ("defaultAction", "names", "action")) -> String {
+    #"{"\#(keys.0)": "SCMP_ACT_ALLOW", "syscalls": [{"\#(keys.1)": ["personality"], "\#(keys.2)": "SCMP_ACT_ERRNO", "errnoRet": \#(errnoRet), "args": [{"index": 0, "value": \#(value), "op": "SCMP_CMP_EQ"}]}]}"#
+  }
+
+  static let cases: [String] = [
+    profile(), profile(errnoRet: "01"), profile(errnoRet: "1.0"), profile(errnoRet: "1e2"), profile(errnoRet: "1E-400"),
+    profile(errnoRet: "-0"), profile(errnoRet: "-1"), profile(errnoRet: "4000"), profile(errnoRet: "\"1\""),
+    profile(value: "18446744073709551615"), profile(value: "18446744073709551616"), profile(value: "9007199254740993"),
+    profile(value: "-0"), profile(value: "0.0"), profile(value: "00"),
+    profile(keys: ("DefaultAction", "NAMES", "Action")), profile(keys: ("defaultaction", "Names", "ACTION")),
+    profile() + " x", profile() + "\n\n", "[" + profile() + "]",
+  ]
+
+  @Test func culpritAcceptsExactlyWhatDockersDecoderAccepts() throws {
+    let go = try GoReference.binary()
+    var paths: [String] = []
+    defer { for p in paths { try? FileManager.default.removeItem(atPath: p) } }
+    for text in Self.cases {
+      let path = FileManager.default.temporaryDirectory.appendingPathComponent("c10-go-\(UUID().uuidString).json").path
+      try text.write(toFile: path, atomically: true, encoding: .utf8)
+      paths.append(path)
+    }
+    let verdicts = try run([go] + paths).stdout.split(separator: "\n").map(String.init)
+    try #require(verdicts.count == paths.count)
+    for (index, path) in paths.enumerated() {
+      let ours = try culprit(["--seccomp-profile", path, "--only", "kernel"])
+      let goAccepts = verdicts[index] == "ok"
+      #expect((ours.status == 0) == goAccepts, "\(Self.cases[index]): Go says \(verdicts[index]); culprit exits \(ours.status): \(ours.stderr)")
+      #expect(goAccepts || ours.status == 2)
+    }
+  }
+}
+
+enum GoReference {
+  static let goPath: String? = ["/usr/bin/go", "/usr/lib/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+  /// Tests/go-reference/main.go, built once per test run.
+  static func binary() throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("c10-go-reference-\(getpid())")
+    let output = directory.appendingPathComponent("reference").path
+    if FileManager.default.isExecutableFile(atPath: output) { return output }
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let source = Binaries.packageRoot.appendingPathComponent("Tests/go-reference/main.go").path
+    var environment = ProcessInfo.processInfo.environment
+    environment["GOCACHE"] = directory.appendingPathComponent("cache").path
+    environment["GOPATH"] = directory.appendingPathComponent("gopath").path
+    environment["GOFLAGS"] = "-mod=mod"
+    environment["GOTOOLCHAIN"] = "local"
+    let built = try run([goPath!, "build", "-o", output, source], environment: environment, limit: 120)
+    try #require(built.status == 0, "go build: \(built.stderr)")
+    return output
+  }
+}
