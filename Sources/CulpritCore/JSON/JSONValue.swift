@@ -8,9 +8,11 @@
 /// `uint`, `18446744073709551615` is) and nothing goes through a `Double` unasked. `.double` is
 /// for numbers the program computes.
 ///
-/// Why not Foundation's JSONDecoder or JSONSerialization: both turn numbers into `Double` or
-/// `NSNumber` before a reader can see the text, accept `1e2` for an `Int`, lose key order and
-/// duplicate keys; see docs/notes or the issue-10 note for the measurements.
+/// Why not Foundation's JSONDecoder (FoundationEssentials, already linked; using it adds only
+/// 8 KiB): it decodes `1.0`, `1e2`, `-0` and `1E-400` into a `UInt`, where Docker's Go decoder
+/// refuses them; it matches keys case-sensitively, where Go folds case; it loses key order;
+/// and on objects it is slower (a 14 MiB profile of 32,000 rule blocks: 3.3 s against 0.5 s
+/// here, both -O).
 public enum JSONValue: Sendable {
   case null
   case bool(Bool)
