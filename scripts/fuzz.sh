@@ -103,7 +103,8 @@ for target in "${targets[@]}"; do
     fi
   done
   log=.fuzz/$target.log
-  echo "fuzz: $target for ${CULPRIT_FUZZ_RUNS:+$CULPRIT_FUZZ_RUNS inputs}${CULPRIT_FUZZ_RUNS:-${seconds}s} (corpus $corpus: $(ls "$corpus" | wc -l) inputs)" >&2
+  if [ -n "${CULPRIT_FUZZ_RUNS:-}" ]; then amount="$CULPRIT_FUZZ_RUNS inputs"; else amount="${seconds}s"; fi
+  echo "fuzz: $target for $amount (corpus $corpus: $(ls "$corpus" | wc -l) inputs)" >&2
   # CULPRIT_FUZZ_RUNS (what scripts/test.sh sets) makes a run reproducible: that many inputs
   # from a fixed seed, instead of a time.
   if [ -n "${CULPRIT_FUZZ_RUNS:-}" ]; then budget=(-runs="$CULPRIT_FUZZ_RUNS" -seed=1); else budget=(-max_total_time="$seconds"); fi
