@@ -21,8 +21,8 @@ struct DiffCommand: ParsableCommand {
 
       EXIT STATUS:
         0  no verdict got worse    1  a verdict got worse
-        2  a report is unreadable, not a culprit report, of another schema version, or
-           breaks the contract (schema/report.schema.json; the message names the field)
+        2  a report is unreadable, not a culprit report, of another schema
+           version, or breaks the contract (the message names the field)
       """)
 
   /// culprit's own --format (text or markdown here), which ArgumentParser parses for the
