@@ -8,7 +8,7 @@ import Glibc
 /// the snapshot facts it was judged with, and the verdict: a fixture for the judge tests
 /// (scripts/vm-matrix.sh records these in the VM and in runc containers).
 ///
-///   culprit-testkit observe PROBE[,PROBE...]
+///   culprit-testkit observe PROBE[,PROBE...]      (probes other than the action ones run as usual)
 enum Observe {
   /// An action probe whose result also carries its observations and snapshot facts.
   struct Recorded<P: ActionProbe>: Probe {
@@ -46,7 +46,8 @@ enum Observe {
     guard args.count == 1 else { fail("usage: culprit-testkit observe PROBE[,PROBE...]") }
     var chosen: [any Probe] = []
     for id in args[0].split(separator: ",") {
-      guard let probe = probes[String(id)] else { fail("no action probe \(id) (thread, ptrace-attach, mknod)") }
+      // Action probes are recorded; the other probes run as culprit runs them.
+      guard let probe = probes[String(id)] ?? ProbeCatalog.probe(String(id)) else { fail("no probe \(id)") }
       chosen.append(probe)
     }
     let snapshot = Snapshot()
