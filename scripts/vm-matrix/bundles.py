@@ -46,7 +46,7 @@ def oci_profile(caps, drop=()):
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": rules}
 
 
-def bundle(name, caps=DOCKER_CAPS, seccomp=True, drop=(), apparmor="docker-default", pids=None, userns=False):
+def bundle(name, caps=DOCKER_CAPS, seccomp=True, drop=(), apparmor="docker-default", userns=False):
     c = copy.deepcopy(spec)
     c["root"] = {"path": "/crootfs", "readonly": False}
     p = c["process"]
@@ -60,7 +60,8 @@ def bundle(name, caps=DOCKER_CAPS, seccomp=True, drop=(), apparmor="docker-defau
     c["mounts"].append({"destination": "/out", "type": "bind", "source": f"/bundles/{name}/out", "options": ["rbind", "rw"]})
     linux = c["linux"]
     if seccomp: linux["seccomp"] = oci_profile(caps, drop)
-    if pids: linux.setdefault("resources", {})["pids"] = {"limit": pids}
+    # The VM script writes a pids limit into this cgroup between `runc create` and `runc start`.
+    linux["cgroupsPath"] = f"/c8-{name}"
     if userns:
         linux["namespaces"].append({"type": "user"})
         linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
@@ -78,8 +79,8 @@ bundles = {
     "runc-no-clone3": bundle("runc-no-clone3", drop={"clone3"}),
     # --pids-limit 2 with culprit as PID 1; a limit of 3 with culprit beside the PID 1 (sh), as
     # with `docker exec`.
-    "runc-pids2": bundle("runc-pids2", pids=2),
-    "runc-pids3-beside": bundle("runc-pids3-beside", pids=3),
+    "runc-pids2": bundle("runc-pids2"),
+    "runc-pids3-beside": bundle("runc-pids3-beside"),
     # A user namespace (container root is host uid 100000), Docker's caps and profile otherwise.
     "runc-userns": bundle("runc-userns", userns=True),
 }

@@ -21,6 +21,9 @@ mkdir -p /dev/shm /run /out
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 mount -t tmpfs -o mode=755 tmpfs /run
 echo "+pids +memory" > /sys/fs/cgroup/cgroup.subtree_control
+# Audit lines reach the kernel log through printk_ratelimit() (kernel/audit.c
+# kauditd_printk_skb): without this, AppArmor's denials after the first ten are dropped.
+echo 0 > /proc/sys/kernel/printk_ratelimit
 say() { echo "vm-matrix: $*"; }
 say "kernel $(uname -r), lsm $(cat /sys/kernel/security/lsm), yama $(cat /proc/sys/kernel/yama/ptrace_scope)"
 dmesg > /out/boot.log
@@ -81,25 +84,32 @@ scenario aa-deny-tmp-write mknod,lsm "mknod:/tmp mknod:/dev/shm mknod:/run" in_t
 scenario aa-deny-dev-read mknod,lsm mknod:/tmp apparmor c8-deny-dev-read
 
 # runc containers on cgroup v2 (runc's device program is always attached).
-# runc_scenario NAME PROBES GT [beside]: the bundle /bundles/NAME; its process runs /out/cmd.
+# runc_scenario NAME PROBES GT [PIDS_MAX [beside]]: the bundle /bundles/NAME; its process runs /out/cmd.
 runc_scenario() {
-  name=$1 probes=$2 gt=$3 mode=${4:-run}
+  name=$1 probes=$2 gt=$3 pids=${4:-} mode=${5:-run}
   d=/out/$name
   mkdir -p "$d"
   say "runc scenario $name ($mode)"
   cp /bundles/$name/config.json "$d/bundle-config.json"
-  echo "runc $(runc --version | head -1), bundle /bundles/$name, $mode" >> "$d/setup.txt"
+  echo "runc $(runc --version | head -1), bundle /bundles/$name, pids.max ${pids:-max}, $mode" >> "$d/setup.txt"
   echo "yama ptrace_scope: $(cat /proc/sys/kernel/yama/ptrace_scope)" >> "$d/setup.txt"
   mkdir -p /bundles/$name/out
   if grep -q '"type": "user"' /bundles/$name/config.json; then chown 100000:100000 /bundles/$name/out; fi
   dmesg -c > /dev/null
-  if [ "$mode" = beside ]; then
-    # The container's PID 1 (sh) stays and runs the command as its child: two tasks are not
-    # the command's, as with `docker exec` beside a PID 1. (`runc exec` itself cannot start in
-    # so small a limit: its Go runtime needs threads.)
+  if [ -n "$pids" ]; then
+    # A pids limit too small for runc's own Go runtime: runc init starts unlimited, the limit
+    # is written into the container's cgroup while init waits (runc create), and `runc start`
+    # then execs the command, which is all the limit ever sees (as `--pids-limit N` gives a
+    # running Docker container; runc cannot start reliably under 2 or 3 itself).
+    # beside: the container's PID 1 (sh) stays and runs the command as its child, so one task
+    # is not the command's, as with `docker exec` beside a PID 1.
     inside() {
-      echo "$*; exit \$?" > /bundles/$name/out/cmd
-      runc --root /run/runc run --no-pivot -b /bundles/$name c8-$name < /dev/null
+      if [ "$mode" = beside ]; then echo "$*; exit \$?" > /bundles/$name/out/cmd; else echo "exec $*" > /bundles/$name/out/cmd; fi
+      runc --root /run/runc create --no-pivot -b /bundles/$name c8-$name < /dev/null
+      echo "$pids" > /sys/fs/cgroup/c8-$name/pids.max
+      runc --root /run/runc start c8-$name
+      while [ "$(runc --root /run/runc state c8-$name 2>/dev/null | grep -c '"status": "stopped"')" = 0 ]; do sleep 0.2; done
+      runc --root /run/runc delete c8-$name
     }
   else
     inside() {
@@ -120,8 +130,8 @@ runc_scenario() {
 }
 runc_scenario runc-docker thread,mknod,ptrace-attach,seccomp,lsm "threads ptrace mknod:/tmp"
 runc_scenario runc-no-clone3 thread,seccomp threads
-runc_scenario runc-pids2 thread,cgroup threads
-runc_scenario runc-pids3-beside thread,cgroup threads beside
+runc_scenario runc-pids2 thread,cgroup threads 2
+runc_scenario runc-pids3-beside thread,cgroup threads 3 beside
 runc_scenario runc-userns mknod,ptrace-attach,thread,userns "ptrace mknod:/tmp"
 
 # Yama, raised step by step; 3 last, since it cannot be lowered.
