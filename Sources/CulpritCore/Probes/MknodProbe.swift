@@ -642,7 +642,7 @@ public struct MknodProbe: ActionProbe {
       let here = alternatives.first.map { " Here \($0.path)\($0.source == $0.path ? "" : " (\($0.source))") is on a mount without nodev." } ?? ""
       return "\(point) is mounted nodev: nodes can be made there but not opened. Create device nodes on a mount without nodev — Docker's /dev is a tmpfs without it; a Docker `--tmpfs` mount is nodev unless given `dev` (`--tmpfs /scratch:dev`) — or remount the volume without nodev.\(here)\(next)"
     case .lsm:
-      return "A security module refuses it. Confirm with `--security-opt apparmor=unconfined` (Kubernetes `securityContext.appArmorProfile: {type: Unconfined}`) or, on SELinux hosts, `--security-opt label=disable`; then allow the device in the profile.\(next)"
+      return "A security module refuses it. On an AppArmor host the kernel log names the rule: `apparmor=\"DENIED\" operation=\"capable\" … capname=\"mknod\"` for `deny capability mknod,` (allow it with `capability mknod,`), `operation=\"mknod\"` or `operation=\"open\"` with the node's `name=` for a path rule; change the profile and reload it (`apparmor_parser -r`). Confirm with `--security-opt apparmor=unconfined` (Kubernetes `securityContext.appArmorProfile: {type: Unconfined}`) or, on SELinux hosts, `--security-opt label=disable`.\(next)"
     default:
       return "Run `strace -f -e trace=mknodat,openat` on the failing program to see the call and its errno, and compare with the evidence above."
     }
