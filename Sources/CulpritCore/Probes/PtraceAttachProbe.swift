@@ -359,12 +359,12 @@ public struct PtraceAttachProbe: ActionProbe {
         if let confinement, enforcing != false {
           // AppArmor mediates capabilities: a `deny capability sys_ptrace` rule makes the
           // capability check itself fail, with EPERM, not EACCES.
-          let capabilityNote = situation.idsMatch && situation.targetDumpable
-            ? ""
-            : ", and a security module that denies CAP_SYS_PTRACE (AppArmor `deny capability sys_ptrace,`) makes the kernel's capability check fail with EPERM"
+          let how = situation.idsMatch && situation.targetDumpable
+            ? "a security module can refuse it with EPERM"
+            : "AppArmor mediates capabilities, and a profile that denies CAP_SYS_PTRACE (`deny capability sys_ptrace,`) makes that capability check fail with EPERM"
           return .init(
             layer: .lsm,
-            reason: "EPERM although \(checks): this process runs under \(confinement), which refuses it\(capabilityNote)")
+            reason: "EPERM although the kernel's own checks allow it (\(checks)), under \(confinement): \(how)")
         }
         return .init(
           layer: .unknown,
