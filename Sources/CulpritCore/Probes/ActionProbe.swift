@@ -112,6 +112,8 @@ public struct ProbeEnding: Codable, Equatable, Sendable {
   public var forkError: Errno?
   public var lastStep: String?
   public var pid: Int32?
+  /// For a fork refused with EAGAIN: the task limits read in culprit's process at that moment.
+  public var limits: TaskLimits?
 
   public init(kind: Kind, lastStep: String? = nil) {
     self.kind = kind
@@ -140,10 +142,29 @@ public struct ProbeEnding: Codable, Equatable, Sendable {
     }
   }
 
-  public static func forkFailed(_ err: Errno) -> ProbeEnding {
+  public static func forkFailed(_ err: Errno, limits: TaskLimits? = nil) -> ProbeEnding {
     var ending = ProbeEnding(kind: .forkFailed)
     ending.forkError = err
+    ending.limits = limits
     return ending
+  }
+
+  /// A failed fork, with the task limits read now when it failed with EAGAIN (the pids
+  /// controller and RLIMIT_NPROC are the usual reasons).
+  public static func forkFailed(_ err: Errno, _ context: ProbeContext) -> ProbeEnding {
+    let limits = err == .resourceTemporarilyUnavailable
+      ? TaskLimits.read(context.snapshot.source, snapshot: context.snapshot, countTasks: false) : nil
+    return forkFailed(err, limits: limits)
+  }
+
+  /// The sentences that explain a failed fork from `limits`.
+  public var forkEvidence: [String] {
+    guard let limits else { return [] }
+    var evidence = limits.pids.prefix(1).map {
+      "\($0.directory)/pids.current is \($0.current.map(String.init) ?? "unreadable") of pids.max \($0.max.map(String.init) ?? "max")."
+    }
+    evidence.append("RLIMIT_NPROC is \(ProcessLimits.describe(limits.nprocSoft)).")
+    return evidence
   }
 
   /// The child outcome again, for the shared wording (`standardInterpretation`); nil for a

@@ -248,7 +248,7 @@ public struct MknodProbe: ActionProbe {
   }
 
   public func observationsWithoutChild(_ context: ProbeContext, forkError: Errno) -> Observations {
-    Observations(ending: .forkFailed(forkError))
+    Observations(ending: .forkFailed(forkError, context))
   }
 
   func makeNodes(in fd: Int32, directory: String, char: DeviceNumber, block: DeviceNumber, _ context: ProbeContext) -> [Node] {
@@ -659,7 +659,7 @@ public struct MknodProbe: ActionProbe {
       return verdict(
         .skipped,
         "Not run: culprit could not create a child process to make nodes in safely (fork failed with \(forkError.name))",
-        evidence: ["fork() returned -1 \(forkError.description)."], facts: facts)
+        evidence: ["fork() returned -1 \(forkError.description)."] + ending.forkEvidence, facts: facts)
     }
     facts["last_step"] = .from(ending.lastStep)
     let cleaned = "culprit's own process then removes the probe's directory, \(Self.directoryName(pid: ending.pid ?? 0)), and the nodes in it."

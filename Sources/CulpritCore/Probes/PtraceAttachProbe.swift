@@ -108,7 +108,7 @@ public struct PtraceAttachProbe: ActionProbe {
   }
 
   public func observationsWithoutChild(_ context: ProbeContext, forkError: Errno) -> Observations {
-    Observations(pid: 0, ending: .forkFailed(forkError))
+    Observations(pid: 0, ending: .forkFailed(forkError, context))
   }
 
   /// A target: a child that waits to be killed.
@@ -615,7 +615,7 @@ public struct PtraceAttachProbe: ActionProbe {
       return verdict(
         .skipped,
         "Not run: culprit could not create a child process to attach from (fork failed with \(forkError.name))",
-        evidence: ["fork() returned -1 \(forkError.description)."], facts: facts)
+        evidence: ["fork() returned -1 \(forkError.description)."] + ending.forkEvidence, facts: facts)
     case .signaled where ending.signal == 31:
       return verdict(
         .blocked, layer: .seccomp, "A seccomp filter kills the process that calls ptrace (SIGSYS) in \(step)",
