@@ -89,8 +89,9 @@ python3 "$here/bundles.py" "$work/runc-spec.json" "$repo"/Tests/CulpritCoreTests
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1 >"$work/initramfs.cpio.gz")
 echo "vm-matrix: initramfs $(du -h "$work/initramfs.cpio.gz" | cut -f1), kernel $(basename "$kernel_deb")" >&2
 
-# One boot. TCG: nested KVM on these machines hangs in early boot or fails setting MSRs.
-timeout "${CULPRIT_VM_TIMEOUT:-280}" qemu-system-x86_64 -accel tcg -m 1536 -smp 1 -display none -monitor none \
+# One boot. TCG: nested KVM on these machines hangs in early boot or fails setting MSRs. It takes
+# about 75 s on an idle 2-core machine, 230 s when other builds share it; the timeout allows that.
+timeout "${CULPRIT_VM_TIMEOUT:-400}" qemu-system-x86_64 -accel tcg -m 1536 -smp 1 -display none -monitor none \
   -nic none -no-reboot -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz" \
   -append "console=ttyS0 panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 apparmor=1 security=apparmor" \
   -serial "file:$work/console.log" -serial "file:$work/data.txt" || {
