@@ -63,7 +63,7 @@ struct CulpritCommand: ParsableCommand {
                                                   profile cannot be installed
       """,
     version: Culprit.version,
-    subcommands: [DiffCommand.self]
+    subcommands: [DiffCommand.self, ProfileCommand.self]
   )
 
   @Option(help: "Output format: text, json or markdown.")
