@@ -14,6 +14,11 @@ struct ProfileCommand: ParsableCommand {
       interpreted for every syscall number of the architectures it lists: exact, with no \
       container and no kernel filter involved.
 
+      --runtime <runtime> names the runtime that loads the profile (default runc): \
+      docker-20.10 (drops defaultErrnoRet, moby#42604), docker-23, containerd (all three \
+      decide includes/excludes, then runc adds its stub), podman (crun: no stub), runc \
+      (ignores includes/excludes, adds the stub), crun (ignores them, no stub).
+
       EXAMPLES:
         culprit profile check my-profile.json
         culprit profile check --runtime docker-20.10 --libc musl-1.2.4 p.json
@@ -30,17 +35,12 @@ struct ProfileCommand: ParsableCommand {
   @ParentCommand var culprit: CulpritCommand
 }
 
-/// The options check and diff share.
+/// The options check and diff share. The runtime is culprit's own --runtime (default runc),
+/// which ArgumentParser parses for the root command wherever it appears, as --format.
 struct ProfileOptions: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "The runtime that loads the profile: docker-20.10, docker-23, podman, runc, crun or containerd.",
-      valueName: "runtime"))
-  var runtime: SeccompRuntime = .runc
-
-  @Option(
-    help: ArgumentHelp(
-      "The C library whose needs decide what breaks: glibc-2.36, musl-1.2.4, none (default: \(ProfileCheck.newestGlibc)).",
+      "The C library whose needs decide what breaks: glibc-VERSION, musl-VERSION or none.",
       valueName: "libc"))
   var libc: String = ProfileCheck.newestGlibc
 
@@ -50,7 +50,7 @@ struct ProfileOptions: ParsableArguments {
     }
   }
 
-  func check(_ path: String) throws -> ProfileCheck {
+  func check(_ path: String, runtime: SeccompRuntime) throws -> ProfileCheck {
     let text: String
     switch Sys.readFile(path, limit: 16 << 20) {
     case .success(let bytes): text = String(decoding: bytes, as: UTF8.self)
@@ -82,7 +82,7 @@ struct ProfileCheckCommand: ParsableCommand {
   var file: String
 
   func run() throws {
-    let check = try options.check(file)
+    let check = try options.check(file, runtime: profile.culprit.runtime ?? .runc)
     try Output.write(check.render(profile.culprit.format))
     if check.breaksSomething { throw ExitCode(Exit.failedCheck) }
   }
@@ -103,7 +103,8 @@ struct ProfileDiffCommand: ParsableCommand {
   var new: String
 
   func run() throws {
-    let diff = ProfileDiff(old: try options.check(old), new: try options.check(new))
+    let runtime = profile.culprit.runtime ?? .runc
+    let diff = ProfileDiff(old: try options.check(old, runtime: runtime), new: try options.check(new, runtime: runtime))
     try Output.write(diff.render(profile.culprit.format))
     if diff.gotWorse { throw ExitCode(Exit.failedCheck) }
   }

@@ -426,7 +426,10 @@ public struct WhatIfProfile: Sendable {
 
   /// Reads `path`, parses it, decides it for `target` and compiles it. Every problem is a
   /// SeccompProfileError naming the JSON path; an unreadable file has the empty path.
-  public static func load(_ path: String, source: SystemSource, target: SeccompProfile.Target)
+  /// The runtime that would load it (SeccompRuntime: what it drops, decides and adds).
+  public var runtime: SeccompRuntime = .runc
+
+  public static func load(_ path: String, source: SystemSource, target: SeccompProfile.Target, runtime: SeccompRuntime = .runc)
     throws(SeccompProfileError) -> WhatIfProfile
   {
     let text: String
@@ -434,10 +437,15 @@ public struct WhatIfProfile: Sendable {
     case .success(let value): text = value
     case .failure(let err): throw SeccompProfileError("", "cannot read the file: \(err.description)")
     }
-    let profile = try SeccompProfile.parse(text)
-    let resolved = try profile.resolve(for: target)
-    let program = try resolved.compile(arch: target.arch)
-    return WhatIfProfile(path: path, profile: profile, resolved: resolved, program: program)
+    var profile = try SeccompProfile.parse(text)
+    if runtime.dropsDefaultErrnoRet, let ret = profile.defaultErrnoRet {
+      profile.warnings.append(
+        "\(runtime.display) drops defaultErrnoRet (\(ret), \(Errno(rawValue: Int32(ret)).name)), so the default answers EPERM, as it will in that runtime (moby#42604, fixed in Docker Engine 23.0)")
+      profile.defaultErrnoRet = nil
+    }
+    let resolved = try profile.resolve(for: target, dockerConditions: runtime.decidesConditions)
+    let program = try resolved.compile(arch: target.arch, enosysStub: runtime.addsENOSYSStub)
+    return WhatIfProfile(path: path, profile: profile, resolved: resolved, program: program, runtime: runtime)
   }
 
   /// Sentences that say how the profile was applied, for the report.
@@ -445,7 +453,7 @@ public struct WhatIfProfile: Sendable {
     var notes: [String] = []
     let action = profile.defaultAction.rawValue + (profile.defaultErrnoRet.map { " (errno \(Errno(rawValue: Int32($0)).name))" } ?? "")
     notes.append(
-      "The profile \(path) (default \(action), \(profile.syscalls.count) rule blocks) came to \(resolved.rules.count) libseccomp rules for \(target.arch.rawValue), decided as Docker does against this process's bounding set and kernel \(target.kernel?.description ?? "unknown").")
+      "The profile \(path) (default \(action), \(profile.syscalls.count) rule blocks), loaded as \(runtime.display) would, came to \(resolved.rules.count) libseccomp rules for \(target.arch.rawValue), decided as Docker does against this process's bounding set and kernel \(target.kernel?.description ?? "unknown").")
     if !resolved.excludedRules.isEmpty {
       let shown = resolved.excludedRules.prefix(6).map { "\($0.path) (\($0.reason))" }.joined(separator: "; ")
       notes.append("\(resolved.excludedRules.count) rule blocks do not apply here: \(shown)\(resolved.excludedRules.count > 6 ? "; …" : "").")
@@ -464,6 +472,8 @@ public struct WhatIfProfile: Sendable {
     if let above = program.enosysStubAbove {
       notes.append(
         "As runc ≥ 1.0.0-rc93 does, calls numbered above \(above), the highest syscall the profile names here, answer ENOSYS before the profile's rules run.")
+    } else if !runtime.addsENOSYSStub {
+      notes.append("No -ENOSYS stub: \(runtime.display) adds none (crun does not), so calls the profile does not name get its default.")
     } else {
       notes.append("No -ENOSYS stub: runc adds one only when the default action refuses calls and the profile lists this architecture.")
     }

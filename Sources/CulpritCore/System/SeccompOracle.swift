@@ -265,6 +265,24 @@ public enum SeccompOracle {
     return finished(nil)
   }
 
+  /// The filter the oracle's child installs, for tests: interpreting it shows it notifies
+  /// only calls from the replay instruction of the native architecture.
+  public static var filterProgram: [SeccompBPF.Instruction] {
+    var raw = [UInt64](repeating: 0, count: 16)
+    var count: UInt16 = 0
+    raw.withUnsafeMutableBytes { culprit_oracle_program($0.baseAddress!, &count) }
+    let bytes = raw.withUnsafeBytes { Array($0.prefix(Int(count) * 8)) }
+    return SeccompBPF.decode(bytes)
+  }
+
+  /// The replay's syscall instruction and the one after it.
+  public static var callSite: (site: UInt64, after: UInt64) {
+    var site: UInt64 = 0
+    var after: UInt64 = 0
+    culprit_oracle_call_addresses(&site, &after)
+    return (site, after)
+  }
+
   /// x86_64's uretprobe (335) and uprobe (336): from Linux 6.11 seccomp lets uretprobe through
   /// unfiltered (kernel/seccomp.c, the uprobe exception), and uprobe too where it exists. On
   /// older kernels both numbers are unassigned and asked like any other.
