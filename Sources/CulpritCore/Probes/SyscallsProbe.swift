@@ -81,7 +81,14 @@ public struct SyscallsProbe: Probe {
     let unassigned = entries.count < outcomes.count ? outcomes[entries.count] : .notRun
     let above = entries.count + 1 < outcomes.count ? outcomes[entries.count + 1] : .notRun
     var map: SeccompMap?
-    if let batch = observations.oracle, batch.unavailable == nil || batch.answers.contains(where: { if case .unavailable = $0 { return false } else { return true } }),
+    // A map only from answers the filter gave: bypassed numbers are answered without asking.
+    let asked: (OracleAnswer) -> Bool = { answer in
+      switch answer {
+      case .unavailable, .bypassesSeccomp: return false
+      default: return true
+      }
+    }
+    if let batch = observations.oracle, batch.answers.contains(where: asked),
       let arch = observations.env.arch, batch.answers.count == SeccompMap.calls(arch: arch).count
     {
       map = SeccompMap(arch: arch, answers: batch.answers)
