@@ -105,8 +105,13 @@ public struct ProfileCheck: Sendable {
     var mixed: [String: Int] = [:]
     func flush(_ end: Int) {
       guard let start = mixedStart else { return }
-      let counts = mixed.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-      parts.append("\(start)–\(end): \(counts)")
+      if mixed.count == 1, let only = mixed.first {
+        parts.append((start == end ? "\(start)" : "\(start)–\(end)") + " \(only.key)")
+      } else {
+        let counts = mixed.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+          .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        parts.append("\(start)–\(end): \(counts)")
+      }
       mixedStart = nil
       mixed = [:]
     }
@@ -253,8 +258,22 @@ public struct ProfileDiff: Sendable {
       for c in important { out.append(bullet + "\(c.label): \(c.before) → \(c.after): \(c.consequence!)") }
       let rest = mine.filter { $0.consequence == nil }
       if !rest.isEmpty {
-        let shown = rest.prefix(40).map { "\($0.label) \($0.before) → \($0.after)" }.joined(separator: "; ")
-        out.append(bullet + "\(rest.count) other change(s): \(shown)\(rest.count > 40 ? "; …" : "")")
+        // Consecutive numbers with the same change read as one range.
+        var groups: [(first: Change, last: Change, count: Int)] = []
+        for change in rest {
+          if let last = groups.last, let n = change.number, let m = last.last.number, n == m + 1,
+            last.last.before == change.before, last.last.after == change.after
+          {
+            groups[groups.count - 1] = (last.first, change, last.count + 1)
+          } else {
+            groups.append((change, change, 1))
+          }
+        }
+        let shown = groups.prefix(30).map { g -> String in
+          if g.count == 1 { return "\(g.first.label) \(g.first.before) → \(g.first.after)" }
+          return "\(g.first.number!)–\(g.last.number!) (\(g.count) numbers) \(g.first.before) → \(g.first.after)"
+        }.joined(separator: "; ")
+        out.append(bullet + "\(rest.count) other change(s): \(shown)\(groups.count > 30 ? "; …" : "")")
       }
       if mine.isEmpty { out.append(bullet + "no call's answer changes") }
     }
