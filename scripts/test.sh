@@ -18,4 +18,6 @@ CULPRIT_BIN="$PWD/dist/culprit" CULPRIT_TESTKIT_BIN="$PWD/dist/culprit-testkit" 
 
 echo "== dist/culprit in real containers (runc, Docker)"
 scripts/container-matrix.sh
+echo "== the exact seccomp map in real Docker vs culprit profile check"
+scripts/profile-live-check.sh
 echo "== all tests passed"

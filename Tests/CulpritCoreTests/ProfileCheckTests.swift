@@ -218,4 +218,31 @@ import Testing
     #expect(stub["start"] == .int(440))
     #expect(map["default"] == "EPERM")
   }
+
+  // MARK: Real Docker
+
+  /// The maps read live in Docker 20.10.24 with runc 1.1.5 (Fixtures/docker-maps, recorded by
+  /// scripts/profile-live-check.sh) against the offline check, number by number.
+  @Test(arguments: [
+    "concourse-7.12.1", "concourse-7.13-rc", "concourse-7.13.0", "moby-default-0ec744f4",
+    "moby-default-0ec744f4-without-clone3-rule", "podman-containers-common-0.50.1",
+  ])
+  func dockerMapsAgreeWithTheInterpreter(profile name: String) throws {
+    let fixture = Self.directory.deletingLastPathComponent().appendingPathComponent("docker-maps/\(name).txt")
+    let text = try String(contentsOf: Self.directory.appendingPathComponent(name + ".json"), encoding: .utf8)
+    let evaluation = try ProfileEvaluation.evaluate(
+      text, path: name, runtime: .docker2010, arch: .x86_64, kernel: KernelVersion(6, 18, 44))
+    var live: [Int: String] = [:]
+    for line in try String(contentsOf: fixture, encoding: .utf8).split(separator: "\n") {
+      let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+      if parts.count == 2, let n = Int(parts[0]) { live[n] = parts[1] }
+    }
+    #expect(live.count == SeccompMap.upperBound + 1)
+    var disagreements: [String] = []
+    for (n, answer) in evaluation.map.numbers.enumerated() {
+      guard let seen = live[n], !seen.hasPrefix("not filtered") else { continue }
+      if seen != answer.description { disagreements.append("\(n): offline \(answer), Docker \(seen)") }
+    }
+    #expect(disagreements.isEmpty, "\(name): \(disagreements.prefix(10))")
+  }
 }
