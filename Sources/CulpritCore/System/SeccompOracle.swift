@@ -50,6 +50,8 @@ public enum OracleUnavailable: Error, Equatable, Sendable, CustomStringConvertib
   /// The first replayed call was not sent to the listener, so the filter's address match does
   /// not work on this kernel; nothing else was asked, since a call could have run for real.
   case notIntercepted(String)
+  /// The filter killed so many calls that the oracle stopped making children for them.
+  case tooManyKills(Int)
   /// The oracle's child ended before it could ask (how it ended).
   case childEnded(String)
   /// The deadline came before this call was asked.
@@ -73,6 +75,7 @@ public enum OracleUnavailable: Error, Equatable, Sendable, CustomStringConvertib
     case .forkFailed(let err): return "fork failed with \(err.name)"
     case .sharedMemory(let err): return "mmap of the answer page failed with \(err.name)"
     case .notIntercepted(let what): return "the replay was not intercepted (\(what)), so nothing was asked"
+    case .tooManyKills(let n): return "the filter killed the oracle's children \(n) times; the calls after that were not asked"
     case .childEnded(let how): return "the oracle's child \(how) before asking"
     case .deadline: return "not asked before the deadline"
     }
@@ -147,6 +150,10 @@ public enum SeccompOracle {
   static let phaseSlot = 0, indexSlot = 1, setupErrnoSlot = 2, setupStepSlot = 3
   static let phaseGuard: Int64 = 1, phaseInstall: Int64 = 2, phaseCalls: Int64 = 3, phaseDone: Int64 = 4
   static let stateAsking: Int64 = 1, stateReturned: Int64 = 2, stateTrapped: Int64 = 3
+  /// Children a batch may use: a filter that kills every call would otherwise cost a fork per
+  /// number.
+  static let maxChildren = 48
+
   /// Set in the header's errno slot when the calibration call came back unintercepted.
   static let calibrationFailedStep: Int64 = 9
 
@@ -203,10 +210,14 @@ public enum SeccompOracle {
       let active = chunks.filter { !$0.done }
       if active.isEmpty { return finished(nil) }
       if Sys.monotonicNanoseconds() >= deadline { return finished(.deadline) }
+      if batch.children >= maxChildren { return finished(.tooManyKills(batch.children)) }
       var running: [Running] = []
       for chunk in active {
         switch start(chunk, deadline: deadline) {
         case .success(let r): running.append(r)
+        case .failure(.forkFailed) where !running.isEmpty:
+          // A pids limit with room for fewer children: the other chunks wait for a later round.
+          break
         case .failure(let why):
           for r in running { r.abandon() }
           return finished(why)
