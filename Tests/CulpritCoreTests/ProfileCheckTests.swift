@@ -245,4 +245,24 @@ import Testing
     }
     #expect(disagreements.isEmpty, "\(name): \(disagreements.prefix(10))")
   }
+
+  /// The same profile run by runc 1.1.5 and by crun 1.8.1 directly (OCI bundles, recorded):
+  /// the stub shows under runc only, and `--runtime runc|crun` computes each map exactly.
+  @Test(arguments: [("runc-1.1.5", SeccompRuntime.runc), ("crun-1.8.1", SeccompRuntime.crun)])
+  func runcAndCrunMapsAgreeWithTheirModels(recorded: String, runtime: SeccompRuntime) throws {
+    let fixture = Self.directory.deletingLastPathComponent().appendingPathComponent("docker-maps/\(recorded)-concourse-7.12.1.txt")
+    let evaluation = try Self.evaluate("concourse-7.12.1.json", runtime: runtime)
+    var live: [Int: String] = [:]
+    for line in try String(contentsOf: fixture, encoding: .utf8).split(separator: "\n") {
+      let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+      if parts.count == 2, let n = Int(parts[0]) { live[n] = parts[1] }
+    }
+    #expect(live.count == SeccompMap.upperBound + 1)
+    let disagreements = evaluation.map.numbers.enumerated().compactMap { n, answer -> String? in
+      guard let seen = live[n], !seen.hasPrefix("not filtered"), seen != answer.description else { return nil }
+      return "\(n): offline \(answer), \(recorded) \(seen)"
+    }
+    #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
+    #expect(live[435] == (runtime == .runc ? "ENOSYS" : "EPERM"))
+  }
 }
