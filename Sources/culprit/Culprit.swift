@@ -108,6 +108,9 @@ struct CulpritCommand: ParsableCommand {
     for name in resolve where name.isEmpty || name.utf8.count > 253 {
       throw ValidationError("--resolve needs a host name of 1 to 253 characters")
     }
+    for name in resolve where !HostName.isValid(name) {
+      throw ValidationError("--resolve '\(name)' is not a host name or an IP address (letters, digits, '-', '_' and '.' only)")
+    }
   }
 
   func run() throws {

@@ -179,3 +179,75 @@ import Testing
     #expect((servers.first?["answers"] as? [[String: Any]])?.first?["error"] as? String == "timeout")
   }
 }
+
+/// Issue 10 item 14: an existing file that cannot be read is never called "missing", and a
+/// directory in place of nsswitch.conf is blamed for what glibc really does with it.
+@Suite struct ResolverWordingTests {
+  func getaddrinfo(_ sandbox: DNSSandbox, names: [String] = ["test.culprit"], jail: [String] = []) throws -> [String: Any] {
+    let result = try sandbox.culprit(["--format", "json", "--only", "getaddrinfo"] + names.flatMap { ["--resolve", $0] }, jail: jail)
+    #expect(try schemaErrors(result.stdout) == [], "stderr: \(result.stderr)")
+    return try result.probe("getaddrinfo")
+  }
+
+  @Test func hostsIsADirectory() throws {
+    var sandbox = DNSSandbox()
+    sandbox.hosts = nil
+    sandbox.directories = ["hosts"]
+    let probe = try getaddrinfo(sandbox, names: [])
+    #expect(probe["layer"] as? String == "resolver-config")
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.contains("/etc/hosts is a directory"), "\(summary)")
+    #expect(!summary.contains("missing"))
+    #expect(probe.fact("etc_hosts_exists") as? Bool == true)
+    #expect(probe.fact("etc_hosts_error") as? String == "EISDIR")
+  }
+
+  @Test func unreadableHostsAndResolvConf() throws {
+    // As uid 65534 (no CAP_DAC_OVERRIDE), mode 000 files really are unreadable.
+    var sandbox = DNSSandbox()
+    sandbox.unreadable = ["hosts", "resolv.conf"]
+    let probe = try getaddrinfo(sandbox, names: [], jail: ["--user", "65534:65534"])
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.contains("/etc/hosts is unreadable (EACCES)"), "\(summary)")
+    #expect(!(probe["evidence"] as? [String] ?? []).contains { $0.contains("missing") }, "\(probe)")
+    #expect(probe.fact("resolv_conf", "exists") as? Bool == true)
+    #expect(probe.fact("resolv_conf", "error") as? String == "EACCES")
+  }
+
+  @Test func nsswitchIsADirectory() throws {
+    // glibc opens it, read fails with EISDIR, and no source is consulted: no query, no
+    // /etc/hosts — so the nameserver's ECONNREFUSED is not the cause, nor a "does not exist".
+    var sandbox = DNSSandbox()
+    sandbox.dnsmasq = nil
+    sandbox.nsswitch = nil
+    sandbox.directories = ["nsswitch.conf"]
+    let probe = try getaddrinfo(sandbox, names: ["example.test"])
+    #expect(probe["status"] as? String == "blocked")
+    #expect(probe["layer"] as? String == "resolver-config")
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.contains("/etc/nsswitch.conf is a directory"), "\(summary)")
+    #expect(!summary.contains("does not exist"))
+    #expect(probe.fact("nsswitch_error") as? String == "EISDIR")
+    // The real client agrees: getent fails for localhost too.
+    let getent = try sandbox.runInside(["/usr/bin/getent", "ahosts", "localhost"])
+    #expect(getent.status == 2)
+  }
+
+  @Test func resolveNeedsAHostName() throws {
+    for bad in ["a/b", "a..b", "exa mple"] {
+      let result = try run([Binaries.culprit, "--resolve", bad])
+      #expect(result.status == 2, "\(bad)")
+      #expect(result.stderr.contains("is not a host name"))
+    }
+    #expect(HostNameCheck.valid(["example.com", "_http._tcp.deb.debian.org", "10.0.0.1", "::1", "localhost."]))
+  }
+}
+
+/// Keeps the CLI tests free of CulpritCore imports: checks through the binary itself.
+enum HostNameCheck {
+  static func valid(_ names: [String]) -> Bool {
+    names.allSatisfy { name in
+      (try? run([Binaries.culprit, "--list", "--resolve", name]))?.status == 0
+    }
+  }
+}

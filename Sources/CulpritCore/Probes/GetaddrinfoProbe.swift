@@ -244,13 +244,13 @@ extension GetaddrinfoProbe {
     let notRun: JSONValue = ["status": "not-run", "addresses": [], "error": .null, "errno": .null]
     result.facts["names"] = .array(names.map { ["name": .string($0), "main_thread": notRun, "new_thread": notRun] })
     result.facts["nameservers"] = []
-    result.facts["resolv_conf"] = config.resolvConf.value.map {
-      ["exists": true, "nameservers": .from($0.nameservers), "search": .from($0.search), "options": .from($0.options)]
-    } ?? ["exists": false, "nameservers": [], "search": [], "options": []]
+    result.facts["resolv_conf"] = config.resolvConfFacts
     result.facts["nsswitch_hosts"] = .from(config.nsswitch.value?.hosts)
     result.facts["hosts_sources"] = .string(config.hostsSources)
     result.facts["nss_modules_needing_dlopen"] = .from(config.modulesNeedingDlopen)
-    result.facts["etc_hosts_exists"] = .bool(config.hosts.value != nil)
+    result.facts["etc_hosts_exists"] = .bool(config.hosts.failure != .noSuchFile)
+    result.facts["etc_hosts_error"] = .from(config.hosts.failure?.name)
+    result.facts["nsswitch_error"] = .from(config.nsswitch.failure?.name)
     result.facts["timeout_ms"] = .int(max(1, context.options.resolveTimeoutMilliseconds))
     result.evidence += config.evidence
     return result

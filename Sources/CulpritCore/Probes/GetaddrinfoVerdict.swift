@@ -184,11 +184,19 @@ struct GetaddrinfoDecision {
         hint: GetaddrinfoDecision.socketHint, short: "a seccomp filter refuses socket(2)")
     }
     let noSuchName = err.code == AddressLookupError.noName || err.code == AddressLookupError.noData
+    if config.nsswitchUnusable, case .failure(let readError) = config.nsswitch {
+      // glibc gives up before any source: what DNS would say does not matter.
+      return Cause(
+        layer: .resolverConfig,
+        sentence: "\(call): \(ResolverConfig.describe(ResolverConfig.nsswitchPath, readError)); glibc opens it, its read fails with \(readError.name), and it then consults no source at all, neither /etc/hosts nor DNS (no query is sent).",
+        hint: "Make /etc/nsswitch.conf a readable file with \"hosts: files dns\" (a bind mount of a directory over it, or a volume mounted at that path, makes it a directory).",
+        short: "\(ResolverConfig.describe(ResolverConfig.nsswitchPath, readError)), so glibc consults no hosts source")
+    }
     if name.lowercased() == "localhost" {
       // localhost comes from /etc/hosts: where the files do not give it, that is the cause,
       // whatever DNS answered (a nameserver that is reached says NXDOMAIN, or nothing).
       var why: [String] = []
-      if case .failure = config.hosts { why.append("/etc/hosts is missing") } else if config.hostsUsesFiles {
+      if case .failure(let err) = config.hosts { why.append(ResolverConfig.describe(ResolverConfig.hostsPath, err)) } else if config.hostsUsesFiles {
         if config.hosts.value?.addresses(of: "localhost").isEmpty ?? true { why.append("/etc/hosts does not list localhost") }
       }
       if !config.hostsUsesFiles { why.append("the hosts: sources \"\(config.hostsSources)\" do not include files") }
@@ -210,7 +218,7 @@ struct GetaddrinfoDecision {
       if !config.problems.isEmpty {
         return Cause(
           layer: .resolverConfig, sentence: "\(call): \(config.problems.joined(separator: " "))", hint: GetaddrinfoDecision.configHint,
-          short: config.resolvConf.failure != nil ? "/etc/resolv.conf is missing" : "the resolver configuration is incomplete")
+          short: config.resolvConf.failure.map { ResolverConfig.describe(ResolverConfig.resolvConfPath, $0) } ?? "the resolver configuration is incomplete")
       }
       if dnsSaysNoSuchName(name) {
         return Cause(
@@ -229,7 +237,7 @@ struct GetaddrinfoDecision {
       if config.resolvConf.failure != nil || config.resolvConf.value?.nameservers.isEmpty == true {
         return Cause(
           layer: .resolverConfig, sentence: "\(call): \(config.problems.joined(separator: " "))", hint: GetaddrinfoDecision.configHint,
-          short: config.resolvConf.failure != nil ? "/etc/resolv.conf is missing" : "/etc/resolv.conf names no nameserver")
+          short: config.resolvConf.failure.map { ResolverConfig.describe(ResolverConfig.resolvConfPath, $0) } ?? "/etc/resolv.conf names no nameserver")
       }
       if !servers.isEmpty && answeringServers.isEmpty {
         let reasons = silentServers.map { "\($0.address): \(silence($0))" }.joined(separator: "; ")
@@ -286,13 +294,13 @@ struct GetaddrinfoDecision {
     var facts: JSONObject = [
       "names": .array(results.map { ["name": .string($0.name), "main_thread": $0.main.json, "new_thread": $0.thread.json] }),
       "nameservers": .array(nameservers.map(\.json)),
-      "resolv_conf": config.resolvConf.value.map {
-        ["exists": true, "nameservers": .from($0.nameservers), "search": .from($0.search), "options": .from($0.options)]
-      } ?? ["exists": false, "nameservers": [], "search": [], "options": []],
+      "resolv_conf": config.resolvConfFacts,
       "nsswitch_hosts": .from(config.nsswitch.value?.hosts),
       "hosts_sources": .string(config.hostsSources),
       "nss_modules_needing_dlopen": .from(config.modulesNeedingDlopen),
-      "etc_hosts_exists": .bool(config.hosts.value != nil),
+      "etc_hosts_exists": .bool(config.hosts.failure != .noSuchFile),
+      "etc_hosts_error": .from(config.hosts.failure?.name),
+      "nsswitch_error": .from(config.nsswitch.failure?.name),
       "timeout_ms": .int(timeoutMilliseconds),
       "budget_ms": .int(budgetMilliseconds),
     ]
