@@ -251,3 +251,22 @@ enum HostNameCheck {
     }
   }
 }
+
+extension GetaddrinfoProbeTests {
+  /// Two faults: clone3 refused with EPERM (threads cannot start) and a nameserver that refuses.
+  /// curl hits the thread first ("getaddrinfo() thread failed to start"), so the headline leads
+  /// with it and names the dead nameserver after it.
+  @Test func twoFaultsLeadWithTheThread() throws {
+    var sandbox = DNSSandbox()
+    sandbox.dnsmasq = nil
+    sandbox.resolvConf = "nameserver 127.0.0.2\n"
+    let jail = ["--seccomp-rule", "clone3=errno:EPERM"]
+    let (_, probe) = try getaddrinfo(sandbox, jail: jail)
+    #expect(probe["layer"] as? String == "seccomp", "\(probe)")
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.hasPrefix("\"test.culprit\" cannot be looked up from a new thread: pthread_create returned EPERM"), "\(summary)")
+    #expect(summary.contains("no nameserver answers"), "\(summary)")
+    let curl = try sandbox.runInside([Binaries.testkit, "jail"] + jail + ["--", "/usr/bin/curl", "-sS", "http://test.culprit/"])
+    #expect(curl.status == 6 && curl.stderr.contains("getaddrinfo() thread failed to start"), "\(curl.stderr)")
+  }
+}

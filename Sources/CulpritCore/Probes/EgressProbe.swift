@@ -427,7 +427,7 @@ enum Connections {
         if state.connection.httpStatus != nil {
           let proxyTunnel = state.request.starts(with: Array("CONNECT".utf8))
           let headDone = plan.kind == .head || proxyTunnel
-          let expected = state.connection.expectedBody ?? EgressProbe.rangeBytes
+          let expected = min(state.connection.expectedBody ?? EgressProbe.rangeBytes, EgressProbe.rangeBytes)
           if headDone || state.connection.bodyBytes >= expected {
             state.connection.completed = true
             state.connection.info = Sys.tcpInfo(state.fd)

@@ -54,6 +54,9 @@ struct EgressDecision {
     }
   }
 
+  /// ENETUNREACH (no route) or EADDRNOTAVAIL (no source address of the family, IPv6 disabled).
+  static func isNoRoute(_ err: Errno) -> Bool { err == .networkUnreachable || err.rawValue == 99 }
+
   static func isAdminProhibited(_ error: QueuedSocketError) -> Bool {
     error.origin == 3 ? error.type == 1 && (error.code == 1 || error.code == 6) : error.type == 3 && [9, 10, 13].contains(error.code)
   }
@@ -82,6 +85,8 @@ struct EgressDecision {
       switch err {
       case .connectionRefused:
         return ("connect to \(endpoint) was refused (a TCP RST, ECONNREFUSED after \(c.connectMilliseconds ?? 0) ms, no ICMP error queued): the host answers but nothing listens on port \(c.plan.port), or a firewall resets", .network, "Check that the service listens on \(c.plan.port) at \(c.plan.address), or which firewall sends the reset.", true)
+      case Errno(rawValue: 99):
+        return ("connect to \(endpoint) failed at once with EADDRNOTAVAIL: this namespace has no \(c.plan.address.contains(":") ? "IPv6" : "IPv4") address to send from (IPv6 disabled, or no address on any interface)", .network, EgressDecision.routeHint, true)
       case .networkUnreachable:
         let table = c.plan.address.contains(":") ? "/proc/net/ipv6_route" : "/proc/net/route"
         return ("connect to \(endpoint) failed at once with ENETUNREACH: no route to it (\(table) has none)", .network, EgressDecision.routeHint, true)
@@ -185,9 +190,9 @@ struct EgressDecision {
       }
     }
     // AAAA listed but no IPv6 route: glibc sorts it last and clients skip it at once.
-    let v6NoRoute = direct.filter { $0.plan.address.contains(":") && $0.connectError == .networkUnreachable }
+    let v6NoRoute = direct.filter { $0.plan.address.contains(":") && $0.connectError.map(EgressDecision.isNoRoute) == true }
     if !v6NoRoute.isEmpty && working.plan.order == 0 {
-      notes.append("its AAAA \(v6NoRoute[0].plan.address) has no IPv6 route here (ENETUNREACH at once), and getaddrinfo sorts it after \(working.plan.address), so it costs nothing")
+      notes.append("its AAAA \(v6NoRoute[0].plan.address) has no IPv6 route here (\(v6NoRoute[0].connectError?.name ?? "") at once), and getaddrinfo sorts it after \(working.plan.address), so it costs nothing")
     }
     if target.scheme == .http {
       guard let status = working.httpStatus else {
@@ -218,7 +223,7 @@ struct EgressDecision {
     let interfaceText = route.map { r in observations.interfaceMTU[r.interface].map { " while \(r.interface) says \($0)" } ?? "" } ?? ""
     var sentence = "\(target.display): the handshake and the small HEAD reply arrive, but the ranged GET stalls after \(get.bytesReceived) bytes (nothing for \(seconds(EgressProbe.stallMilliseconds)))"
     if let search = observations.mtuSearch, let mss = search.largestWorkingMSS {
-      sentence += ": replies above \(mss) bytes of payload never arrive: path MTU \(mss + family)\(interfaceText) (TCP_MAXSEG bisected on fresh connections: \(mss) works, \(search.smallestFailingMSS) stalls)"
+      sentence += ": replies above \(mss) bytes of payload never arrive: path MTU \(mss + family) (MSS + \(family))\(interfaceText) (TCP_MAXSEG bisected on fresh connections: \(mss) works, \(search.smallestFailingMSS) stalls)"
     } else {
       sentence += ": a path-MTU blackhole (large segments are lost, the ICMP that would say so does not arrive)\(interfaceText)"
     }
@@ -311,7 +316,7 @@ struct EgressDecision {
     else if let icmp, EgressDecision.isAdminProhibited(icmp) { result = "icmp-admin-prohibited" }
     else if icmp != nil { result = "icmp-unreachable" }
     else if c.connectError == .connectionRefused { result = "refused" }
-    else if c.connectError == .networkUnreachable { result = "no-route" }
+    else if c.connectError.map(EgressDecision.isNoRoute) == true { result = "no-route" }
     else if c.connectError != nil { result = "error" }
     else { result = "syn-timeout" }
     return [
