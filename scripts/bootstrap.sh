@@ -4,11 +4,13 @@
 #   file, util-linux the tests' checks (file, unshare, script)
 #   iproute2         network namespaces with loopback up for the DNS tests
 #   dnsmasq          a loopback DNS server the DNS tests answer from
+#   nftables         the egress tests' router rules (drop, reset, ICMP reject, frag-needed drop)
+#   curl, wget       the real clients the egress tests compare culprit with (apt-get is there)
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
 set -euo pipefail
-packages=(libseccomp-dev file util-linux iproute2 dnsmasq runc docker.io debootstrap
+packages=(libseccomp-dev file util-linux iproute2 dnsmasq nftables curl wget runc docker.io debootstrap
   golang-github-containers-common python3 time)
 missing=()
 for p in "${packages[@]}"; do

@@ -30,6 +30,21 @@ public struct EgressProbe: Probe {
     return EgressDecision(probe: self, observations: observations).judge()
   }
 
+  /// Without a child process (a pids limit), what needs no packet is still said: --offline,
+  /// nothing configured, or no route but loopback (which is only file reads).
+  public func runWithoutChild(_ context: ProbeContext, forkError: Errno) -> ProbeResult {
+    let routes = RouteTable.read(context.snapshot.source)
+    let targets = EgressProbe.configuration(context).targets
+    if context.options.offline || targets.isEmpty || (routes.readable && routes.table.onlyLoopback) {
+      return run(context)
+    }
+    return verdict(
+      .skipped,
+      "Not run: culprit could not create a child process to run it safely (fork failed with \(forkError.name)).",
+      evidence: ["fork() returned -1 \(forkError.description)."] + forkFailureEvidence(context, forkError),
+      facts: ["fork_errno": .string(forkError.name)])
+  }
+
   /// Reads the configuration and the environment: the targets and their proxies.
   static func configuration(_ context: ProbeContext) -> (targets: [EgressTarget], read: [String], environment: [String: String]) {
     var environment: [String: String] = [:]
