@@ -166,10 +166,12 @@ struct EgressDecision {
     let firstFailure = describeConnect(first)
     let working = direct.first { $0.connected }
     guard let working else {
-      let failure = firstFailure ?? (sentence: "no address of \(target.host) accepts a connection", layer: Layer.network, hint: Optional(EgressDecision.firewallHint), fast: true)
+      // A filter on socket/connect explains every address's failure: it leads.
+      let filtered = direct.compactMap(describeConnect).first { $0.layer == .seccomp || $0.layer == .lsm }
+      let failure = filtered ?? firstFailure ?? (sentence: "no address of \(target.host) accepts a connection", layer: Layer.network, hint: Optional(EgressDecision.firewallHint), fast: true)
       var sentence = failure.sentence
       if direct.count > 1 {
-        let others = direct.dropFirst().compactMap { describeConnect($0)?.sentence }
+        let others = direct.compactMap { describeConnect($0)?.sentence }.filter { $0 != failure.sentence }
         if !others.isEmpty { sentence += "; " + others.joined(separator: "; ") }
       }
       return Finding(status: .blocked, layer: failure.layer, sentence: sentence, hint: failure.hint)
