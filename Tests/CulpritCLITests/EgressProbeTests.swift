@@ -261,4 +261,30 @@ extension EgressProbeTests {
     #expect(probe["status"] as? String == "ok", "\(probe["summary"] ?? "")")
     #expect(first(probe)?["http_status"] as? Int == 200)
   }
+
+  @Test func httpsServerHello() throws {
+    var sandbox = EgressSandbox()
+    sandbox.clientIPv6 = false
+    sandbox.aptSources = ""
+    let (probe, clients) = try sandbox.egress(
+      "--url https://mirror.c11.test/debian/ --connect 10.111.2.2:443",
+      clients: ["curl -sS -v -k --max-time 6 -o /dev/null https://mirror.c11.test/debian/"])
+    #expect(probe["status"] as? String == "ok", "\(probe["summary"] ?? "")")
+    let https = try #require(connections(probe, "https://mirror").first { $0["address"] as? String == "10.111.2.2" })
+    #expect(https["tls"] as? String == "server-hello", "\(https)")
+    #expect((probe["evidence"] as? [String])?.contains { $0.contains("answers the ClientHello with a ServerHello") } == true)
+    #expect(clients[0].status == 0 && clients[0].stderr.contains("Server hello"), "curl: \(clients[0].stderr)")
+  }
+
+  @Test func httpsPortDropped() throws {
+    var sandbox = EgressSandbox()
+    sandbox.clientIPv6 = false
+    sandbox.aptSources = ""
+    sandbox.forwardRules = ["ip daddr 10.111.2.2 tcp dport 443 drop"]
+    let (probe, clients) = try sandbox.egress("--url https://mirror.c11.test/debian/", clients: ["curl -sS -k --max-time 6 -o /dev/null https://mirror.c11.test/debian/"])
+    #expect(probe["status"] as? String == "blocked")
+    #expect(probe["layer"] as? String == "network")
+    #expect((probe["summary"] as? String)?.contains("no answer to SYN on 10.111.2.2 port 443") == true)
+    #expect(clients[0].status == 28)
+  }
 }

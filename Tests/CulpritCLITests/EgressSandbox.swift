@@ -92,6 +92,26 @@ struct EgressSandbox {
     open(sys.argv[2], "w").close()
     server.serve_forever()' "$dir/www" "$dir/http.ready" &
     pids="$pids $!"
+    # An https server on 443 with a throwaway self-signed certificate.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+      -subj /CN=mirror.c11.test -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+    ip netns exec "$srv" timeout 170 python3 -c '
+    import http.server, os, socket, ssl, sys
+    os.chdir(sys.argv[1])
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+        def server_bind(self):
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            super().server_bind()
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass
+    server = Server(("::", 443), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    open(sys.argv[4], "w").close()
+    server.serve_forever()' "$dir/www" "$dir/cert.pem" "$dir/key.pem" "$dir/https.ready" &
+    pids="$pids $!"
     if [ -f "$dir/late" ]; then
       ip netns exec "$srv" timeout 170 python3 "$dir/late_dns.py" 10.111.2.2 "$(cat "$dir/late")" \
         mirror.c11.test=10.111.2.2,2001:db8:11:2::2 &
@@ -102,7 +122,7 @@ struct EgressSandbox {
         --host-record=mirror.c11.test,10.111.2.2,2001:db8:11:2::2 --host-record=v4.c11.test,10.111.2.2
     fi
     tries=0
-    while [ ! -f "$dir/http.ready" ] && [ $tries -lt 250 ]; do sleep 0.02; tries=$((tries + 1)); done
+    while { [ ! -f "$dir/http.ready" ] || [ ! -f "$dir/https.ready" ]; } && [ $tries -lt 250 ]; do sleep 0.02; tries=$((tries + 1)); done
     sleep 0.1
     set +e
     n=0

@@ -163,14 +163,17 @@ import Testing
   }
 
   @Test func lookupsAreBoundedByTheTimeout() throws {
-    // A nameserver that swallows queries: glibc would wait 30 s per attempt, the probe waits
-    // its 2 s bound and reports.
+    // A nameserver that swallows queries: glibc would wait 30 s per attempt; the probe's bound
+    // follows resolv.conf's timeout but is capped by what --timeout 4 leaves, and it reports.
     var sandbox = DNSSandbox()
     sandbox.dnsmasq = nil
     sandbox.silentListener = "127.0.0.3"
     sandbox.resolvConf = "nameserver 127.0.0.3\noptions timeout:30 attempts:5\n"
-    let (result, probe) = try getaddrinfo(sandbox, names: ["slow.culprit"])
-    #expect(result.seconds < 8, "took \(result.seconds) s")
+    let result = try sandbox.culprit(["--format", "json", "--only", "getaddrinfo", "--timeout", "4", "--resolve", "slow.culprit"])
+    #expect(try schemaErrors(result.stdout) == [])
+    let probe = try result.probe("getaddrinfo")
+    #expect(result.seconds < 6, "took \(result.seconds) s")
+    #expect((probe.fact("timeout_ms") as? Int ?? 0) < 4_000, "capped below resolv.conf's 30 s")
     #expect(probe["status"] as? String == "degraded", "localhost resolves from /etc/hosts: \(probe)")
     #expect(probe["layer"] as? String == "network")
     let lookup = try #require(lookups(probe)["slow.culprit"]?["main_thread"] as? [String: Any])

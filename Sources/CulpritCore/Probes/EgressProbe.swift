@@ -287,6 +287,8 @@ struct Connection {
   /// The reply stopped arriving: no data for the stall bound.
   var stalled = false
   var readError: Errno?
+  /// For a direct https target: what came back after the ClientHello.
+  var tls: TLSWire.Reply?
 }
 
 /// The poll loop: every planned connection on a non-blocking socket, one thread.
@@ -300,6 +302,8 @@ enum Connections {
     var header: [UInt8] = []
     var started: UInt64 = 0
     var lastData: UInt64 = 0
+    /// The request is a TLS ClientHello (a direct https target).
+    var isTLS: Bool { request.first == 0x16 }
     init(_ plan: ConnectionPlan) { connection = Connection(plan: plan) }
   }
 
@@ -308,8 +312,10 @@ enum Connections {
       + ((target.scheme == .http && target.port == 80) || (target.scheme == .https && target.port == 443) ? "" : ":\(target.port)")
     if target.scheme == .tcp { return [] }
     if target.scheme == .https {
-      // Through a proxy: the CONNECT that curl and apt send; directly: the TCP connect only.
-      guard plan.via == .proxy else { return [] }
+      // Through a proxy: the CONNECT that curl and apt send; directly: a ClientHello.
+      guard plan.via == .proxy else {
+        return TLSWire.clientHello(serverName: target.host, seed: Sys.monotonicNanoseconds() ^ UInt64(plan.order + 1) << 40)
+      }
       let authority = "\(target.host.contains(":") ? "[\(target.host)]" : target.host):\(target.port)"
       return Array("CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\nUser-Agent: culprit\r\n\r\n".utf8)
     }
@@ -432,6 +438,17 @@ enum Connections {
         let n = buffer.count
         state.lastData = now
         state.connection.bytesReceived += n
+        if state.isTLS {
+          state.header += buffer[0..<n]
+          let reply = TLSWire.parseReply(state.header)
+          if reply != .incomplete {
+            state.connection.tls = reply
+            state.connection.completed = true
+            state.connection.info = Sys.tcpInfo(state.fd)
+            state.phase = 3
+          }
+          return
+        }
         if state.connection.httpStatus == nil {
           state.header += buffer[0..<n]
           parseHeader(state)

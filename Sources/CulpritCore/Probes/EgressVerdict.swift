@@ -214,7 +214,25 @@ struct EgressDecision {
         hint: slowDNS ? "The nameserver answers slowly; every lookup waits that long, and apt asks SRV _http._tcp first, so each download waits twice. Point the container at a nearer resolver (Docker --dns, Kubernetes dnsConfig) or lower `options ndots`." : nil)
     }
     var sentence = "\(name): \(working.plan.address) accepts a TCP connection in \(working.connectMilliseconds ?? 0) ms"
-    if target.scheme == .https { sentence += " (the TLS handshake is not tried)" }
+    if target.scheme == .https {
+      switch working.tls {
+      case .serverHello?:
+        sentence += " and answers the ClientHello with a ServerHello"
+      case .alert(_, let description)?:
+        sentence += " and answers the ClientHello with TLS alert \(description)\(description == 70 ? " (protocol_version)" : description == 40 ? " (handshake_failure)" : ""): a TLS server, which does not accept what culprit offered"
+      case .notTLS(let text)?:
+        return Finding(
+          status: .degraded, layer: .network,
+          sentence: "\(name): \(working.plan.address) port \(working.plan.port) connects but answers the ClientHello with something that is not TLS (\"\(text)\"): a captive portal, a plain-HTTP port, or an intercepting middlebox",
+          hint: "Check what answers on port \(working.plan.port); a transparent proxy may need its CA and https_proxy set.")
+      case .incomplete?, nil:
+        let why = working.completed ? "closes the connection" : "sends nothing within \(seconds(working.waitedMilliseconds))"
+        return Finding(
+          status: .degraded, layer: .network,
+          sentence: "\(name): \(working.plan.address) port \(working.plan.port) accepts the connection but \(why) after the ClientHello: no ServerHello (a filtering middlebox, or an MTU problem on the reply)",
+          hint: EgressDecision.firewallHint)
+      }
+    }
     if !notes.isEmpty { sentence += "; " + notes.joined(separator: "; ") }
     return Finding(status: .ok, sentence: sentence)
   }
@@ -330,6 +348,14 @@ struct EgressDecision {
       "tcp_state": .from(c.info.map { TCPInfo.stateName($0.state) }), "syn_retransmits": .from(c.info.map(\.retransmits)),
       "http_status": .from(c.httpStatus), "status_line": .from(c.statusLine), "bytes": .int(c.bytesReceived),
       "body_bytes": .int(c.bodyBytes), "completed": .bool(c.completed), "stalled": .bool(c.stalled),
+      "tls": .from(c.tls.map { reply -> String in
+        switch reply {
+        case .serverHello: return "server-hello"
+        case .alert(_, let d): return "alert \(d)"
+        case .notTLS: return "not-tls"
+        case .incomplete: return "incomplete"
+        }
+      }),
     ]
   }
 }
