@@ -287,4 +287,18 @@ extension EgressProbeTests {
     #expect((probe["summary"] as? String)?.contains("no answer to SYN on 10.111.2.2 port 443") == true)
     #expect(clients[0].status == 28)
   }
+
+  @Test func aptsOwnProxyRefuses() throws {
+    // apt.conf's proxy is apt's alone: apt fails through it while curl (no http_proxy) works.
+    var sandbox = EgressSandbox()
+    sandbox.clientIPv6 = false
+    sandbox.aptProxyConf = "Acquire::http::Proxy \"http://10.111.2.3:3128/\";\n"
+    let (probe, clients) = try sandbox.egress(clients: [Self.curl, Self.apt])
+    #expect(probe["status"] as? String == "blocked")
+    #expect(probe["layer"] as? String == "proxy")
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.contains("`Acquire::http::Proxy \"http://10.111.2.3:3128\"` (/etc/apt/apt.conf.d/01proxy:1) refuses connections (RST); the target itself answers directly"), "\(summary)")
+    #expect(clients[0].status == 0, "curl does not read apt.conf")
+    #expect(clients[1].stdout.contains("10.111.2.3"), "apt: \(clients[1].stdout)")
+  }
 }

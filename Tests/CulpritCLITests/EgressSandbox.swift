@@ -34,6 +34,8 @@ struct EgressSandbox {
   var resolvConf = "nameserver 10.111.2.2\n"
   /// /etc/apt/sources.list of the client's view.
   var aptSources = "deb [trusted=yes] http://mirror.c11.test/debian c11 main\n"
+  /// /etc/apt/apt.conf.d/01proxy of the client's view, or nil.
+  var aptProxyConf: String? = nil
 
   static let script = #"""
     set -u
@@ -159,6 +161,7 @@ struct EgressSandbox {
     try write("id", id)
     try write("resolv.conf", resolvConf)
     try write("apt/sources.list", aptSources)
+    if let aptProxyConf { try write("apt/apt.conf.d/01proxy", aptProxyConf) }
     if clientIPv6 { try write("client-v6", "") }
     if clientDefaultRoute { try write("client-default", "") }
     if let routerClientMTU { try write("router-mtu", "\(routerClientMTU)") }

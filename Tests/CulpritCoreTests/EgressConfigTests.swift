@@ -189,3 +189,24 @@ import Testing
     #expect(judge([noRoute6, netfilter]).layer == .network)
   }
 }
+
+extension EgressConfigTests {
+  @Test func aptsOwnProxy() throws {
+    let entries = AptProxyConfig.parse("""
+      // corporate proxy
+      Acquire::http::Proxy "http://user:pw@10.0.0.1:3128/";
+      Acquire::http::Proxy::mirror.internal "DIRECT";
+      Acquire::https::Proxy "false";
+      APT::Get::Assume-Yes "true";
+      """, file: "/etc/apt/apt.conf.d/01proxy")
+    let config = AptProxyConfig(entries: entries)
+    let debian = try #require(EgressTarget(url: "http://deb.debian.org/debian/dists/x/InRelease", origin: "/etc/apt/sources.list:1"))
+    guard case .proxy(let proxy)? = config.choice(for: debian) else { Issue.record("no proxy"); return }
+    #expect(proxy.host == "10.0.0.1" && proxy.port == 3128 && proxy.origin == "/etc/apt/apt.conf.d/01proxy:2")
+    #expect(proxy.assignment == "`Acquire::http::Proxy \"http://10.0.0.1:3128\"` (/etc/apt/apt.conf.d/01proxy:2)")
+    let inside = try #require(EgressTarget(url: "http://mirror.internal/x", origin: "/etc/apt/sources.list:2"))
+    #expect(config.choice(for: inside) == .direct(origin: "/etc/apt/apt.conf.d/01proxy:3"))
+    let https = try #require(EgressTarget(url: "https://deb.debian.org/x", origin: "/etc/apt/sources.list:3"))
+    #expect(config.choice(for: https) == .direct(origin: "/etc/apt/apt.conf.d/01proxy:4"), "\"false\" is taken as no proxy")
+  }
+}

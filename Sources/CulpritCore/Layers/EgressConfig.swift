@@ -335,6 +335,15 @@ public struct ProxySetting: Equatable, Sendable {
   public var redacted: String
   public var host: String
   public var port: UInt16
+  /// For apt's own setting: the file and line.
+  public var origin: String? = nil
+
+  /// How the report names it: "`http_proxy=http://10.0.0.1:3128`", or
+  /// "`Acquire::http::Proxy \"http://10.0.0.1:3128\"` (/etc/apt/apt.conf.d/01proxy:1)".
+  public var assignment: String {
+    if let origin { return "`\(variable) \"\(redacted)\"` (\(origin))" }
+    return "`\(variable)=\(redacted)`"
+  }
 
   /// curl reads only the lower-case `http_proxy` (the upper-case one could be set by a CGI
   /// server from a request's "Proxy:" header), both cases of the others; a proxy URL without a
@@ -465,5 +474,72 @@ extension RouteTable.Route {
       left -= bits
     }
     return true
+  }
+}
+
+/// apt's own proxy settings (apt.conf(5): `Acquire::http::Proxy "http://10.0.0.1:3128/";`,
+/// per host `Acquire::http::Proxy::deb.debian.org "DIRECT";`), which apt's http and https
+/// methods prefer to the environment's http_proxy/https_proxy. Only the one-line `::` form is
+/// read, not nested `Acquire { http { … } }` blocks.
+public struct AptProxyConfig: Equatable, Sendable {
+  public struct Entry: Equatable, Sendable {
+    /// "http" or "https"; the host for a per-host entry, else nil.
+    public var scheme: String
+    public var host: String?
+    public var value: String
+    /// "/etc/apt/apt.conf.d/01proxy:1".
+    public var origin: String
+  }
+
+  public var entries: [Entry] = []
+
+  public static func parse(_ text: String, file: String) -> [Entry] {
+    var entries: [Entry] = []
+    for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+      var line = rawLine.trimmed()
+      if line.hasPrefix("//") || line.hasPrefix("#") { continue }
+      if line.hasSuffix(";") { line.removeLast() }
+      let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+      guard parts.count == 2 else { continue }
+      let key = parts[0].split(separator: ":", omittingEmptySubsequences: true).map { $0.lowercased() }
+      guard key.count >= 3, key[0] == "acquire", key[1] == "http" || key[1] == "https", key[2] == "proxy" else { continue }
+      var value = parts[1].trimmed()
+      if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+      let host = key.count > 3 ? key[3...].joined(separator: ":") : nil
+      entries.append(Entry(scheme: key[1], host: host, value: value, origin: "\(file):\(number + 1)"))
+    }
+    return entries
+  }
+
+  public static func read(_ source: SystemSource) -> AptProxyConfig {
+    var config = AptProxyConfig()
+    if let text = source.readText("/etc/apt/apt.conf").value { config.entries += parse(text, file: "/etc/apt/apt.conf") }
+    for name in (source.list("/etc/apt/apt.conf.d").value ?? []).sorted() where !name.hasPrefix(".") {
+      let path = "/etc/apt/apt.conf.d/\(name)"
+      if let text = source.readText(path).value { config.entries += parse(text, file: path) }
+    }
+    return config
+  }
+
+  /// What apt uses for `target`: nil when apt.conf says nothing (the environment decides), else
+  /// the proxy, or `.direct` for "DIRECT" or an empty value. The last setting wins, a per-host
+  /// one over the general one.
+  public enum Choice: Equatable, Sendable {
+    case direct(origin: String)
+    case proxy(ProxySetting)
+  }
+
+  public func choice(for target: EgressTarget) -> Choice? {
+    guard target.scheme != .tcp else { return nil }
+    let scheme = target.scheme.rawValue
+    let relevant = entries.filter { $0.scheme == scheme }
+    guard let entry = relevant.last(where: { $0.host == target.host }) ?? relevant.last(where: { $0.host == nil }) else { return nil }
+    // "DIRECT" is apt.conf(5)'s word for none; an empty value or "false" (seen in images) are
+    // not URLs, and are taken as none too.
+    if entry.value.isEmpty || ["DIRECT", "FALSE"].contains(entry.value.uppercased()) { return .direct(origin: entry.origin) }
+    let variable = "Acquire::\(scheme)::Proxy\(entry.host.map { "::\($0)" } ?? "")"
+    guard var proxy = ProxySetting.parse(entry.value, variable: variable) else { return nil }
+    proxy.origin = entry.origin
+    return .proxy(proxy)
   }
 }

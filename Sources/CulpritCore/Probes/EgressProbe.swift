@@ -66,7 +66,17 @@ public struct EgressProbe: Probe {
   static func observe(_ context: ProbeContext) -> EgressObservations {
     let (targets, read, environment) = configuration(context)
     var obs = EgressObservations(targets: targets, sourcesRead: read, offline: context.options.offline)
-    obs.proxies = targets.map { ProxySetting.choose(for: $0.scheme, host: $0.host, environment: environment) }
+    // apt's own Acquire::http(s)::Proxy wins over the environment for apt's sources.
+    let apt = AptProxyConfig.read(context.snapshot.source)
+    obs.proxies = targets.map { target in
+      if target.origins.allSatisfy({ $0.hasPrefix("/etc/apt/") }), let choice = apt.choice(for: target) {
+        switch choice {
+        case .direct: return nil
+        case .proxy(let proxy): return proxy
+        }
+      }
+      return ProxySetting.choose(for: target.scheme, host: target.host, environment: environment)
+    }
     obs.ignoredUpperHTTPProxy = environment["HTTP_PROXY"] != nil && environment["http_proxy"] == nil
     let routes = RouteTable.read(context.snapshot.source)
     obs.routes = routes.table

@@ -25,7 +25,10 @@ struct EgressDecision {
     "An LSM refuses the socket (AppArmor \"deny network\", SELinux): check the container's AppArmor profile (aa-status, dmesg for apparmor=\"DENIED\") or SELinux denials (ausearch -m avc)."
 
   func proxyHint(_ proxy: ProxySetting) -> String {
-    "The proxy that \(proxy.variable) names does not work. Fix or unset it: docker run -e \(proxy.variable)= (or --build-arg \(proxy.variable)= for a build), Kubernetes env, and for apt also Acquire::http::Proxy in /etc/apt/apt.conf.d; exempt internal mirrors with no_proxy."
+    if let origin = proxy.origin {
+      return "apt's own proxy setting does not work: fix or remove \(proxy.variable) in \(origin.split(separator: ":").first.map(String.init) ?? origin) (\"DIRECT\" turns it off for one host: Acquire::http::Proxy::HOST \"DIRECT\"); it overrides http_proxy for apt only, so curl and pip may still work."
+    }
+    return "The proxy that \(proxy.variable) names does not work. Fix or unset it: docker run -e \(proxy.variable)= (or --build-arg \(proxy.variable)= for a build), Kubernetes env, and for apt also Acquire::http::Proxy in /etc/apt/apt.conf.d; exempt internal mirrors with no_proxy."
   }
 
   func seconds(_ ms: Int) -> String {
@@ -139,7 +142,7 @@ struct EgressDecision {
       let directWorks = direct.contains { $0.connected && ($0.httpStatus != nil || target.scheme != .http) }
       let directText = directWorks ? "the target itself answers directly" : "the target does not answer directly either"
       if observations.addresses(of: proxy.host).isEmpty {
-        return Finding(status: .blocked, layer: .proxy, sentence: "`\(proxy.variable)=\(proxy.redacted)`: the proxy's name does not resolve; \(directText)", hint: proxyHint(proxy))
+        return Finding(status: .blocked, layer: .proxy, sentence: "\(proxy.assignment): the proxy's name does not resolve; \(directText)", hint: proxyHint(proxy))
       }
       if working == nil {
         let first = proxied.first
@@ -150,12 +153,12 @@ struct EgressDecision {
           else if let d = describeConnect(first) { how = "cannot be reached: \(d.sentence)" }
           else if first.connected { how = "accepts the connection but sends no HTTP reply within \(seconds(first.waitedMilliseconds))" }
         }
-        return Finding(status: .blocked, layer: .proxy, sentence: "`\(proxy.variable)=\(proxy.redacted)` \(how); \(directText)", hint: proxyHint(proxy))
+        return Finding(status: .blocked, layer: .proxy, sentence: "\(proxy.assignment) \(how); \(directText)", hint: proxyHint(proxy))
       }
       if let status = working?.httpStatus, status == 407 || status >= 500 || (target.scheme == .https && status != 200) {
-        return Finding(status: .blocked, layer: .proxy, sentence: "`\(proxy.variable)=\(proxy.redacted)` answers \(working?.statusLine ?? "\(status)") for \(name); \(directText)", hint: proxyHint(proxy))
+        return Finding(status: .blocked, layer: .proxy, sentence: "\(proxy.assignment) answers \(working?.statusLine ?? "\(status)") for \(name); \(directText)", hint: proxyHint(proxy))
       }
-      notes.append("through `\(proxy.variable)=\(proxy.redacted)`: \(working?.statusLine ?? "")")
+      notes.append("through \(proxy.assignment): \(working?.statusLine ?? "")")
       return Finding(status: notes.count > 1 ? .degraded : .ok, layer: notes.count > 1 ? .network : nil, sentence: "\(name): " + notes.joined(separator: "; "))
     }
 
@@ -321,7 +324,7 @@ struct EgressDecision {
     return [
       "url": .string(target.display), "scheme": .string(target.scheme.rawValue), "host": .string(target.host),
       "port": .int(Int(target.port)), "origins": .from(target.origins),
-      "proxy": obs.proxies.indices.contains(index) ? (obs.proxies[index].map { ["variable": .string($0.variable), "url": .string($0.redacted)] } ?? .null) : .null,
+      "proxy": obs.proxies.indices.contains(index) ? (obs.proxies[index].map { ["variable": .string($0.variable), "url": .string($0.redacted), "origin": .from($0.origin)] } ?? .null) : .null,
       "addresses": .from(obs.addresses(of: target.host)),
       "lookup_ms": .from(lookup?.milliseconds), "lookup_error": .from(lookup?.error),
       "connections": .array(connections.map(connectionFacts)),
