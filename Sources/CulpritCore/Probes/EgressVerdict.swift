@@ -294,7 +294,7 @@ struct EgressDecision {
       evidence.append("/proc/net/route and /proc/net/ipv6_route hold no route but loopback: nothing leaves this network namespace.")
       return probe.verdict(
         .blocked, layer: .network,
-        "No route: this network namespace has only loopback, so none of the \(obs.targets.count) configured target\(obs.targets.count == 1 ? "" : "s") (\(list)) can be reached.",
+        "No route: this network namespace has only loopback, so \(obs.targets.count == 1 ? "the configured target" : "none of the \(obs.targets.count) configured targets") (\(list)) \(obs.targets.count == 1 ? "cannot" : "can") be reached.",
         evidence: evidence, hint: EgressDecision.routeHint, facts: facts)
     }
     for (host, lookup) in obs.lookups.sorted(by: { $0.key < $1.key }) {
@@ -308,7 +308,8 @@ struct EgressDecision {
     let reachable = findings.filter { $0.status == .ok || $0.status == .degraded }.count
     if worst.element.status.severity == 0 {
       return probe.verdict(
-        .ok, "All \(obs.targets.count) target\(obs.targets.count == 1 ? "" : "s") answer: \(findings[0].sentence)\(obs.targets.count > 1 ? " (and \(obs.targets.count - 1) more)" : "").",
+        .ok, (obs.targets.count == 1 ? "The target answers: " : "All \(obs.targets.count) targets answer: ")
+          + "\(findings[0].sentence)\(obs.targets.count > 1 ? " (and \(obs.targets.count - 1) more)" : "").",
         evidence: evidence, facts: facts)
     }
     let target = obs.targets[worst.offset]
