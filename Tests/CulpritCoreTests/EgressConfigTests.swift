@@ -110,6 +110,10 @@ import Testing
     #expect(ProxySetting.choose(for: .http, host: "a", environment: ["HTTP_PROXY": "http://p:1"]) == nil)
     #expect(ProxySetting.choose(for: .http, host: "a", environment: ["ALL_PROXY": "http://p:1"])?.variable == "ALL_PROXY")
     #expect(ProxySetting.choose(for: .http, host: "a", environment: ["http_proxy": "http://p:1", "no_proxy": "*"]) == nil)
+    let cidr = ["http_proxy": "http://p:1", "no_proxy": "10.0.0.0/8, fd00::/8"]
+    #expect(ProxySetting.choose(for: .http, host: "10.20.30.40", environment: cidr) == nil)
+    #expect(ProxySetting.choose(for: .http, host: "fd00::5", environment: cidr) == nil)
+    #expect(ProxySetting.choose(for: .http, host: "11.0.0.1", environment: cidr) != nil)
   }
 
   @Test func routeTables() throws {

@@ -383,11 +383,20 @@ public struct ProxySetting: Equatable, Sendable {
   }
 
   /// no_proxy: "*" excludes every host; otherwise a comma list of names (a leading dot is
-  /// ignored; a name matches itself and its subdomains) or IP addresses.
+  /// ignored; a name matches itself and its subdomains), IP addresses, or CIDR ranges of an IP
+  /// target ("10.0.0.0/8", as curl ≥ 7.86 reads them).
   public static func excluded(_ host: String, noProxy: String?) -> Bool {
     guard let noProxy else { return false }
     for entry in noProxy.split(separator: ",").map({ $0.trimmed().lowercased() }) where !entry.isEmpty {
       if entry == "*" { return true }
+      if let slash = entry.firstIndex(of: "/"), let address = SocketAddress(parsing: host),
+        let network = SocketAddress(parsing: String(entry[..<slash])), network.family == address.family,
+        let bits = Int(entry[entry.index(after: slash)...]), bits >= 0, bits <= network.bytes.count * 8
+      {
+        let route = RouteTable.Route(interface: "", destination: network.bytes, prefixLength: bits, gateway: [])
+        if route.matches(address.bytes) { return true }
+        continue
+      }
       let name = entry.hasPrefix(".") ? String(entry.dropFirst()) : entry
       if host == name || host.hasSuffix("." + name) { return true }
     }
