@@ -301,4 +301,45 @@ extension EgressProbeTests {
     #expect(clients[0].status == 0, "curl does not read apt.conf")
     #expect(clients[1].stdout.contains("10.111.2.3"), "apt: \(clients[1].stdout)")
   }
+
+  /// The static binary, which a scratch rootfs can run: CULPRIT_BIN in the static pass, or
+  /// dist/culprit when it has been built.
+  static var staticCulprit: String? {
+    let candidates: [String?] = [ProcessInfo.processInfo.environment["CULPRIT_BIN"], Binaries.packageRoot.appendingPathComponent("dist/culprit").path]
+    return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) && !$0.contains("/.build/") }
+  }
+
+  /// A real container: runc 1.1.5 with `runc spec`'s bundle whose network namespace is the
+  /// client's (its path under /run/netns), as a pod joins its sandbox's network. Its rootfs is
+  /// the static binary and the image's files; runc itself runs outside `ip netns exec`, whose own
+  /// /sys hides the cgroup mounts runc needs.
+  @Test(.enabled(if: staticCulprit != nil && (FileManager.default.isExecutableFile(atPath: "/usr/bin/runc") || FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc"))))
+  func synDroppedInARuncContainer() throws {
+    let binary = try #require(Self.staticCulprit)
+    let id = String(UUID().uuidString.prefix(6)).lowercased()
+    let bundle = "/tmp/c11-runc-\(id)"
+    defer { try? FileManager.default.removeItem(atPath: bundle) }
+    let script = """
+      set -e; b=\(bundle); mkdir -p $b/rootfs/etc/apt $b/rootfs/proc $b/rootfs/dev
+      cp \(binary) $b/rootfs/culprit
+      echo 'nameserver 10.111.2.2' >$b/rootfs/etc/resolv.conf
+      echo '127.0.0.1 localhost' >$b/rootfs/etc/hosts
+      echo 'deb [trusted=yes] http://mirror.c11.test/debian c11 main' >$b/rootfs/etc/apt/sources.list
+      cd $b && runc spec && python3 -c 'import json,sys; c=json.load(open("config.json")); c["process"]["terminal"]=False; c["process"]["args"]=["/culprit","--format","json","--only","egress","--timeout","15"]; [n.update(path="/run/netns/"+sys.argv[1]) for n in c["linux"]["namespaces"] if n["type"]=="network"]; json.dump(c,open("config.json","w"))' "$C11_NETNS"
+      runc --root $b/state run --bundle $b c11-\(id) </dev/null
+      """
+    var sandbox = EgressSandbox()
+    sandbox.clientIPv6 = false
+    sandbox.forwardRules = ["\(Self.v4) drop"]
+    let outcome = try sandbox.run(["HOST:" + script.split(separator: "\n").joined(separator: "; ")])[0]
+    let report = RunResult(status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr, seconds: 0)
+    #expect(try schemaErrors(report.stdout) == [], "\(outcome.stderr)")
+    let probe = try report.probe("egress")
+    #expect(try report.probes()["egress"] != nil)
+    #expect(probe["status"] as? String == "blocked")
+    #expect(probe["layer"] as? String == "network")
+    #expect(first(probe)?["result"] as? String == "syn-timeout")
+    #expect((probe["summary"] as? String)?.contains("no answer to SYN on 10.111.2.2 port 80") == true)
+    #expect((try? report.json()["host"] as? [String: Any])?["runtime"] as? String != "none", "culprit sees a container")
+  }
 }
