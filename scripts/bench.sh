@@ -55,6 +55,9 @@ print(f"binary     {binary}: {size} bytes ({size / 1048576:.1f} MiB)")
 print(f"full run   {runs} runs: median {full['median_ms']:.1f} ms, p90 {full['p90_ms']:.1f} ms, "
       f"min {full['min_ms']:.1f} ms, max {full['max_ms']:.1f} ms; peak RSS {full['peak_rss_mib']:.1f} MiB "
       f"(median {full['median_rss_mib']:.1f} MiB)")
+offline = series(["--format", "json", "--offline"], runs)
+print(f"--offline  {runs} runs: median {offline['median_ms']:.1f} ms, p90 {offline['p90_ms']:.1f} ms "
+      f"(the full run above includes egress, which here finds no route but loopback and sends nothing)")
 print("per probe  (--only ID, median of 10 runs; includes the tool's own start-up)")
 for probe in ids:
     s = series(["--format", "json", "--only", probe], 10)

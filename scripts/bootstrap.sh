@@ -4,6 +4,8 @@
 #   file, util-linux the tests' checks (file, unshare, script)
 #   iproute2         network namespaces with loopback up for the DNS tests
 #   dnsmasq          a loopback DNS server the DNS tests answer from
+#   nftables         the egress tests' router rules (drop, reset, ICMP reject, frag-needed drop)
+#   curl, wget       the real clients the egress tests compare culprit with (apt-get is there)
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
@@ -16,7 +18,7 @@
 #   scripts/bootstrap.sh --build   only what building and running culprit needs
 set -euo pipefail
 build_packages=(libseccomp-dev file bc util-linux)
-packages=("${build_packages[@]}" iproute2 dnsmasq runc docker.io debootstrap
+packages=("${build_packages[@]}" iproute2 dnsmasq nftables curl wget runc docker.io debootstrap
   golang-github-containers-common python3 time qemu-system-x86 apparmor cpio gcc libc6-dev golang-go)
 if [ "${1:-}" = "--build" ]; then
   packages=("${build_packages[@]}")

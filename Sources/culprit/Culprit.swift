@@ -39,6 +39,7 @@ struct CulpritCommand: ParsableCommand {
     usage: """
       culprit [--format <format>] [--only <ids>] [--timeout <seconds>]
                 [--fail-on <level>] [--resolve <name> ...]
+                [--url <url> ...] [--connect <host:port> ...] [--offline]
                 [--seccomp-profile <file> [--runtime <runtime>]]
         culprit --list
         culprit profile check|diff [--runtime <runtime>] [--libc <libc>] <file>...
@@ -47,8 +48,8 @@ struct CulpritCommand: ParsableCommand {
     discussion: """
       Runs a battery of probes and, for each one that fails, names the layer that \
       blocks it (seccomp, capabilities, Yama, LSM, the devices or pids cgroup, the \
-      user namespace, mount options, rlimits, the kernel, the network or the \
-      resolver configuration), with the evidence and a fix.
+      user namespace, mount options, rlimits, the kernel, the network, the \
+      resolver configuration or a proxy), with the evidence and a fix.
 
       EXAMPLES:
         culprit                           Every probe, as text for a terminal.
@@ -56,6 +57,8 @@ struct CulpritCommand: ParsableCommand {
         culprit --format json --only capabilities,cgroup
         culprit --fail-on degraded        Exit 1 if anything is degraded too.
         culprit --seccomp-profile p.json  What would this profile break?
+        culprit --url http://mirror/debian/dists/bookworm/InRelease --connect db:5432
+        culprit --offline                 Everything but what sends packets.
         docker cp dist/culprit c1:/culprit && docker exec c1 /culprit
 
       EXIT STATUS:
@@ -84,6 +87,15 @@ struct CulpritCommand: ParsableCommand {
 
   @Option(help: ArgumentHelp("A name for the getaddrinfo probe to resolve besides localhost (repeatable).", valueName: "name"))
   var resolve: [String] = []
+
+  @Option(help: ArgumentHelp("An http or https URL for the egress probe to reach besides the image's package sources (repeatable).", valueName: "url"))
+  var url: [String] = []
+
+  @Option(help: ArgumentHelp("A HOST:PORT for the egress probe to connect to over TCP (repeatable).", valueName: "host:port"))
+  var connect: [String] = []
+
+  @Flag(help: "Send no packet: the egress probe and the nameserver queries of getaddrinfo are skipped, and the report says so.")
+  var offline = false
 
   @Option(
     help: ArgumentHelp(
@@ -115,6 +127,18 @@ struct CulpritCommand: ParsableCommand {
     for name in resolve where name.isEmpty || name.utf8.count > 253 {
       throw ValidationError("--resolve needs a host name of 1 to 253 characters")
     }
+    for text in url where EgressTarget(url: text, origin: "--url") == nil {
+      throw ValidationError("--url '\(text)' is not an http:// or https:// URL with a host name or IP address")
+    }
+    for text in connect where EgressTarget(connect: text) == nil {
+      throw ValidationError("--connect '\(text)' is not HOST:PORT (a host name or IP address, [v6]:port, and a port 1-65535)")
+    }
+    if offline && !(url.isEmpty && connect.isEmpty && resolve.isEmpty) {
+      throw ValidationError("--offline sends no packet, so it cannot be combined with --url, --connect or --resolve")
+    }
+    for name in resolve where !HostName.isValid(name) {
+      throw ValidationError("--resolve '\(name)' is not a host name or an IP address (letters, digits, '-', '_' and '.' only)")
+    }
   }
 
   func run() throws {
@@ -133,6 +157,9 @@ struct CulpritCommand: ParsableCommand {
     let started = Sys.monotonicNanoseconds()
     let snapshot = Snapshot()
     var options = ProbeOptions(resolveNames: resolve)
+    options.egressURLs = url
+    options.egressConnects = connect
+    options.offline = offline
     var prepareChild: (() -> String?)?
     if let seccompProfile {
       let whatIf = try WhatIf.prepare(seccompProfile, snapshot: snapshot, runtime: runtime ?? .docker23)

@@ -19,6 +19,10 @@ struct DNSSandbox {
   /// A loopback address where a UDP socket is bound that never answers (a nameserver that
   /// swallows queries), or nil.
   var silentListener: String? = nil
+  /// Files of /etc (resolv.conf, hosts, nsswitch.conf) made directories instead (then /etc is a
+  /// tmpfs), and files given mode 000 (unreadable for a process without CAP_DAC_OVERRIDE).
+  var directories: [String] = []
+  var unreadable: [String] = []
 
   static let script = #"""
     set -eu
@@ -43,6 +47,8 @@ struct DNSSandbox {
       mount -t tmpfs -o size=1m culprit-etc /etc
       for file in resolv.conf hosts nsswitch.conf; do
         if [ -f "$dir/files/$file" ]; then cp "$dir/files/$file" "/etc/$file"; fi
+        if [ -f "$dir/dir.$file" ]; then mkdir "/etc/$file"; fi
+        if [ -f "$dir/noread.$file" ]; then chmod 000 "/etc/$file"; fi
       done
     else
       for file in resolv.conf hosts nsswitch.conf; do mount --bind "$dir/files/$file" "/etc/$file"; done
@@ -55,6 +61,13 @@ struct DNSSandbox {
 
   /// Runs culprit with `arguments` in the sandbox, behind `jail` restrictions when given.
   func culprit(_ arguments: [String], jail: [String] = []) throws -> RunResult {
+    var command: [String] = []
+    if !jail.isEmpty { command += [Binaries.testkit, "jail"] + jail + ["--"] }
+    return try runInside(command + [Binaries.culprit] + arguments)
+  }
+
+  /// Runs any program in the sandbox (the real clients, for comparison).
+  func runInside(_ program: [String]) throws -> RunResult {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("culprit-dns-\(UUID().uuidString)")
     let files = directory.appendingPathComponent("files")
     try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
@@ -65,13 +78,13 @@ struct DNSSandbox {
     for (name, text) in contents {
       if let text { try text.write(to: files.appendingPathComponent(name), atomically: true, encoding: .utf8) }
     }
-    if contents.values.contains(where: { $0 == nil }) {
+    for name in directories { try "".write(to: directory.appendingPathComponent("dir.\(name)"), atomically: true, encoding: .utf8) }
+    for name in unreadable { try "".write(to: directory.appendingPathComponent("noread.\(name)"), atomically: true, encoding: .utf8) }
+    if contents.values.contains(where: { $0 == nil }) || !directories.isEmpty || !unreadable.isEmpty {
       try "".write(to: directory.appendingPathComponent("tmpfs-etc"), atomically: true, encoding: .utf8)
     }
-    var command = ["/usr/bin/unshare", "-n", "-m", "-p", "-f", "--kill-child", "/bin/sh", "-c", DNSSandbox.script, "sandbox", directory.path]
-    if !jail.isEmpty { command += [Binaries.testkit, "jail"] + jail + ["--"] }
-    command += [Binaries.culprit] + arguments
-    return try run(command)
+    let command = ["/usr/bin/unshare", "-n", "-m", "-p", "-f", "--kill-child", "/bin/sh", "-c", DNSSandbox.script, "sandbox", directory.path]
+    return try run(command + program)
   }
 }
 

@@ -163,19 +163,113 @@ import Testing
   }
 
   @Test func lookupsAreBoundedByTheTimeout() throws {
-    // A nameserver that swallows queries: glibc would wait 30 s per attempt, the probe waits
-    // its 2 s bound and reports.
+    // A nameserver that swallows queries: glibc would wait 30 s per attempt; the probe's bound
+    // follows resolv.conf's timeout but is capped by what --timeout 4 leaves, and it reports.
     var sandbox = DNSSandbox()
     sandbox.dnsmasq = nil
     sandbox.silentListener = "127.0.0.3"
     sandbox.resolvConf = "nameserver 127.0.0.3\noptions timeout:30 attempts:5\n"
-    let (result, probe) = try getaddrinfo(sandbox, names: ["slow.culprit"])
-    #expect(result.seconds < 8, "took \(result.seconds) s")
+    let result = try sandbox.culprit(["--format", "json", "--only", "getaddrinfo", "--timeout", "4", "--resolve", "slow.culprit"])
+    #expect(try schemaErrors(result.stdout) == [])
+    let probe = try result.probe("getaddrinfo")
+    #expect(result.seconds < 6, "took \(result.seconds) s")
+    #expect((probe.fact("timeout_ms") as? Int ?? 0) < 4_000, "capped below resolv.conf's 30 s")
     #expect(probe["status"] as? String == "degraded", "localhost resolves from /etc/hosts: \(probe)")
     #expect(probe["layer"] as? String == "network")
     let lookup = try #require(lookups(probe)["slow.culprit"]?["main_thread"] as? [String: Any])
     #expect(lookup["status"] as? String == "timed-out")
     let servers = try #require(probe.fact("nameservers") as? [[String: Any]])
     #expect((servers.first?["answers"] as? [[String: Any]])?.first?["error"] as? String == "timeout")
+  }
+}
+
+/// Issue 10 item 14: an existing file that cannot be read is never called "missing", and a
+/// directory in place of nsswitch.conf is blamed for what glibc really does with it.
+@Suite struct ResolverWordingTests {
+  func getaddrinfo(_ sandbox: DNSSandbox, names: [String] = ["test.culprit"], jail: [String] = []) throws -> [String: Any] {
+    let result = try sandbox.culprit(["--format", "json", "--only", "getaddrinfo"] + names.flatMap { ["--resolve", $0] }, jail: jail)
+    #expect(try schemaErrors(result.stdout) == [], "stderr: \(result.stderr)")
+    return try result.probe("getaddrinfo")
+  }
+
+  @Test func hostsIsADirectory() throws {
+    var sandbox = DNSSandbox()
+    sandbox.hosts = nil
+    sandbox.directories = ["hosts"]
+    let probe = try getaddrinfo(sandbox, names: [])
+    #expect(probe["layer"] as? String == "resolver-config")
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.contains("/etc/hosts is a directory"), "\(summary)")
+    #expect(!summary.contains("missing"))
+    #expect(probe.fact("etc_hosts_exists") as? Bool == true)
+    #expect(probe.fact("etc_hosts_error") as? String == "EISDIR")
+  }
+
+  @Test func unreadableHostsAndResolvConf() throws {
+    // As uid 65534 (no CAP_DAC_OVERRIDE), mode 000 files really are unreadable.
+    var sandbox = DNSSandbox()
+    sandbox.unreadable = ["hosts", "resolv.conf"]
+    let probe = try getaddrinfo(sandbox, names: [], jail: ["--user", "65534:65534"])
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.contains("/etc/hosts is unreadable (EACCES)"), "\(summary)")
+    #expect(!(probe["evidence"] as? [String] ?? []).contains { $0.contains("missing") }, "\(probe)")
+    #expect(probe.fact("resolv_conf", "exists") as? Bool == true)
+    #expect(probe.fact("resolv_conf", "error") as? String == "EACCES")
+  }
+
+  @Test func nsswitchIsADirectory() throws {
+    // glibc opens it, read fails with EISDIR, and no source is consulted: no query, no
+    // /etc/hosts — so the nameserver's ECONNREFUSED is not the cause, nor a "does not exist".
+    var sandbox = DNSSandbox()
+    sandbox.dnsmasq = nil
+    sandbox.nsswitch = nil
+    sandbox.directories = ["nsswitch.conf"]
+    let probe = try getaddrinfo(sandbox, names: ["example.test"])
+    #expect(probe["status"] as? String == "blocked")
+    #expect(probe["layer"] as? String == "resolver-config")
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.contains("/etc/nsswitch.conf is a directory"), "\(summary)")
+    #expect(!summary.contains("does not exist"))
+    #expect(probe.fact("nsswitch_error") as? String == "EISDIR")
+    // The real client agrees: getent fails for localhost too.
+    let getent = try sandbox.runInside(["/usr/bin/getent", "ahosts", "localhost"])
+    #expect(getent.status == 2)
+  }
+
+  @Test func resolveNeedsAHostName() throws {
+    for bad in ["a/b", "a..b", "exa mple"] {
+      let result = try run([Binaries.culprit, "--resolve", bad])
+      #expect(result.status == 2, "\(bad)")
+      #expect(result.stderr.contains("is not a host name"))
+    }
+    #expect(HostNameCheck.valid(["example.com", "_http._tcp.deb.debian.org", "10.0.0.1", "::1", "localhost."]))
+  }
+}
+
+/// Keeps the CLI tests free of CulpritCore imports: checks through the binary itself.
+enum HostNameCheck {
+  static func valid(_ names: [String]) -> Bool {
+    names.allSatisfy { name in
+      (try? run([Binaries.culprit, "--list", "--resolve", name]))?.status == 0
+    }
+  }
+}
+
+extension GetaddrinfoProbeTests {
+  /// Two faults: clone3 refused with EPERM (threads cannot start) and a nameserver that refuses.
+  /// curl hits the thread first ("getaddrinfo() thread failed to start"), so the headline leads
+  /// with it and names the dead nameserver after it.
+  @Test func twoFaultsLeadWithTheThread() throws {
+    var sandbox = DNSSandbox()
+    sandbox.dnsmasq = nil
+    sandbox.resolvConf = "nameserver 127.0.0.2\n"
+    let jail = ["--seccomp-rule", "clone3=errno:EPERM"]
+    let (_, probe) = try getaddrinfo(sandbox, jail: jail)
+    #expect(probe["layer"] as? String == "seccomp", "\(probe)")
+    let summary = try #require(probe["summary"] as? String)
+    #expect(summary.hasPrefix("\"test.culprit\" cannot be looked up from a new thread: pthread_create returned EPERM"), "\(summary)")
+    #expect(summary.contains("no nameserver answers"), "\(summary)")
+    let curl = try sandbox.runInside([Binaries.testkit, "jail"] + jail + ["--", "/usr/bin/curl", "-sS", "http://test.culprit/"])
+    #expect(curl.status == 6 && curl.stderr.contains("getaddrinfo() thread failed to start"), "\(curl.stderr)")
   }
 }

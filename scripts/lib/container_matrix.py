@@ -33,7 +33,7 @@ STATUS = {"ok": "ok", "info": "info", "skipped": "skip", "error": "ERR", "degrad
 LAYER = {
     "seccomp": "sec", "capabilities": "cap", "yama": "yama", "lsm": "lsm", "cgroup-devices": "dev",
     "cgroup-pids": "pids", "userns": "userns", "mount": "mnt", "rlimit": "rlim", "kernel": "kern",
-    "network": "net", "resolver-config": "rconf", "unknown": "unk",
+    "network": "net", "resolver-config": "rconf", "proxy": "prx", "unknown": "unk",
 }
 
 

@@ -165,6 +165,48 @@ public struct ResolverConfig: Sendable {
     NsswitchConf.modules(hostsSources).filter { !NsswitchConf.builtinModules.contains($0) }
   }
 
+  /// glibc opened /etc/nsswitch.conf but could not read it (a directory: EISDIR, or EIO): then
+  /// it consults no source at all for any database — not /etc/hosts, not DNS — so every lookup
+  /// fails at once, without a query (measured: glibc 2.36, `getent ahosts localhost` exits 2 and
+  /// strace shows no read of /etc/hosts and no socket). An open that fails (ENOENT, EACCES,
+  /// ELOOP, ENOTDIR, EPERM) is ignored instead, and the default line applies
+  /// (nss/nss_database.c, nss_database_reload).
+  public var nsswitchUnusable: Bool {
+    guard case .failure(let err) = nsswitch else { return false }
+    return ResolverConfig.isReadFailure(err)
+  }
+
+  /// Whether `err` came from read(2) on a file that opened (a directory, an I/O error) rather
+  /// than from open(2).
+  static func isReadFailure(_ err: Errno) -> Bool { err == Errno(rawValue: 21) || err == Errno(rawValue: 5) }
+
+  /// How a configuration file that could not be read is: "missing" only for ENOENT, "a
+  /// directory" for EISDIR, else "unreadable (EACCES)".
+  public static func state(_ err: Errno) -> String {
+    switch err {
+    case .noSuchFile: return "missing"
+    case Errno(rawValue: 21): return "a directory"
+    default: return "unreadable (\(err.name))"
+    }
+  }
+
+  /// The same for a path: "/etc/hosts is a directory".
+  public static func describe(_ path: String, _ err: Errno) -> String { "\(path) is \(state(err))" }
+
+  /// The `resolv_conf` fact: `exists` is false only for ENOENT; `error` names why an existing
+  /// file could not be read.
+  public var resolvConfFacts: JSONValue {
+    switch resolvConf {
+    case .success(let conf):
+      return [
+        "exists": true, "error": .null, "nameservers": .from(conf.nameservers), "search": .from(conf.search),
+        "options": .from(conf.options),
+      ]
+    case .failure(let err):
+      return ["exists": .bool(err != .noSuchFile), "error": .string(err.name), "nameservers": [], "search": [], "options": []]
+    }
+  }
+
   public var hostsUsesDNS: Bool { NsswitchConf.modules(hostsSources).contains("dns") }
   public var hostsUsesFiles: Bool { NsswitchConf.modules(hostsSources).contains("files") }
 
@@ -192,7 +234,7 @@ public struct ResolverConfig: Sendable {
       }
     case .failure(let err):
       evidence.append("\(resolvConfPath) could not be read: \(err.name).")
-      problems.append("\(resolvConfPath) is \(err == .noSuchFile ? "missing" : "unreadable (\(err.name))"), so the C library asks 127.0.0.1 for every DNS name.")
+      problems.append("\(describe(resolvConfPath, err)), so the C library asks 127.0.0.1 for every DNS name.")
     }
 
     let nsswitch = source.readText(nsswitchPath).map(NsswitchConf.parse)
@@ -207,10 +249,17 @@ public struct ResolverConfig: Sendable {
       } else {
         evidence.append("\(nsswitchPath) has no hosts: line, so glibc uses its default \"\(hostsSources)\" (musl never reads this file).")
       }
+    case .failure(let err) where isReadFailure(err):
+      hostsSources = ""
+      isDefault = false
+      evidence.append(
+        "\(nsswitchPath) opens but cannot be read (\(err.name)): glibc then consults no source for any name, neither /etc/hosts nor DNS, and sends no query (musl never reads this file).")
+      problems.append(
+        "\(describe(nsswitchPath, err)): glibc opens it, its read fails with \(err.name), and every lookup then fails at once without reading /etc/hosts or asking a nameserver.")
     case .failure(let err):
       evidence.append(
         "\(nsswitchPath) could not be read (\(err.name)), so glibc uses its default hosts: \"\(hostsSources)\": DNS is asked first, even for localhost (musl never reads this file).")
-      if err != .noSuchFile { problems.append("\(nsswitchPath) is unreadable (\(err.name)).") }
+      if err != .noSuchFile { problems.append("\(describe(nsswitchPath, err)); glibc ignores it and uses its default hosts: line.") }
     }
 
     let hosts = source.readText(hostsPath).map(HostsFile.parse)
@@ -223,16 +272,35 @@ public struct ResolverConfig: Sendable {
       )
     case .failure(let err):
       evidence.append("\(hostsPath) could not be read: \(err.name).")
-      problems.append("\(hostsPath) is \(err == .noSuchFile ? "missing" : "unreadable (\(err.name))"), so names such as localhost are looked up only in DNS.")
+      problems.append("\(describe(hostsPath, err)), so names such as localhost are looked up only in DNS.")
     }
 
     var config = ResolverConfig(
       resolvConf: resolv, nsswitch: nsswitch, hosts: hosts, hostsSources: hostsSources, hostsSourcesAreDefault: isDefault,
       problems: problems, evidence: evidence)
     let modules = NsswitchConf.modules(hostsSources)
-    if !modules.contains("dns") && !modules.contains("resolve") {
+    if !config.nsswitchUnusable && !modules.contains("dns") && !modules.contains("resolve") {
       config.problems.append("The hosts: sources \"\(hostsSources)\" do not include dns, so no DNS name resolves through the C library.")
     }
     return config
+  }
+}
+
+/// What --resolve, --url and --connect accept as a host.
+public enum HostName {
+  /// A DNS name (labels of letters, digits, '-' and '_', 1 to 63 bytes, an optional final dot)
+  /// or an IPv4/IPv6 literal; not "a/b", not "a..b".
+  public static func isValid(_ text: String) -> Bool {
+    if SocketAddress(parsing: text) != nil { return true }
+    guard !text.isEmpty, text.utf8.count <= 253 else { return false }
+    var name = Substring(text)
+    if name.hasSuffix(".") { name = name.dropLast() }
+    guard !name.isEmpty else { return false }
+    for label in name.split(separator: ".", omittingEmptySubsequences: false) {
+      guard (1...63).contains(label.utf8.count),
+        label.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) || $0 == 0x2d || $0 == 0x5f })
+      else { return false }
+    }
+    return true
   }
 }

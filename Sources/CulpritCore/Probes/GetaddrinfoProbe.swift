@@ -99,7 +99,14 @@ public struct GetaddrinfoProbe: Probe {
     let remaining = context.deadline > now ? context.deadline - now : 0
     let margin = min(UInt64(GetaddrinfoProbe.marginMilliseconds) * 1_000_000, remaining / 4)
     let probeDeadline = context.deadline > now + margin ? context.deadline - margin : now
-    let timeout = max(1, context.options.resolveTimeoutMilliseconds)
+    // The per-query bound glibc uses: resolv.conf's `timeout` (default 5 s, at most 30), per
+    // query and server. Where the run's --timeout leaves less (but at least a second), the
+    // bound is what is left: silence that long is already a finding.
+    let resolvForBound = config.resolvConf.value ?? ResolvConf()
+    let resolvTimeout = GetaddrinfoProbe.resolverTimeoutMilliseconds(resolvForBound)
+    let available = Int((probeDeadline > now ? probeDeadline - now : 0) / 1_000_000)
+    var timeout = max(1, context.options.resolveTimeoutMilliseconds ?? resolvTimeout)
+    if context.options.resolveTimeoutMilliseconds == nil && timeout > available && available >= 1000 { timeout = available }
     let deadline = min(probeDeadline, now + UInt64(timeout) * 1_000_000)
     /// Less time than the per-query bound, because the run's --timeout is nearly spent.
     let budget = Int((deadline - now) / 1_000_000)
@@ -107,7 +114,8 @@ public struct GetaddrinfoProbe: Probe {
 
     // The nameservers and the questions for them.
     let resolv = config.resolvConf.value ?? ResolvConf()
-    let servers = resolv.effectiveNameservers.compactMap { SocketAddress(parsing: $0) }
+    // --offline: no query of culprit's own.
+    let servers = context.options.offline ? [] : resolv.effectiveNameservers.compactMap { SocketAddress(parsing: $0) }
     let ndots = min(15, resolv.option("ndots") ?? 1)
     var questions = [NameserverCheck.Question(name: ".", type: .ns, forName: nil)]
     let filesFirst = NsswitchConf.modules(config.hostsSources).first == "files"
@@ -233,6 +241,20 @@ public struct GetaddrinfoProbe: Probe {
 }
 
 extension GetaddrinfoProbe {
+  /// glibc's per-query, per-server wait (resolv.conf(5) `timeout`, default RES_TIMEOUT 5 s,
+  /// capped at RES_MAXRETRANS 30 s; RES_OPTIONS overrides the file).
+  static func resolverTimeoutMilliseconds(_ conf: ResolvConf) -> Int {
+    var seconds = conf.option("timeout") ?? 5
+    if let env = Sys.environment("RES_OPTIONS") {
+      let overriding = ResolvConf(options: env.split(separator: " ").map(String.init))
+      seconds = overriding.option("timeout") ?? seconds
+    }
+    return min(30, max(1, seconds)) * 1000
+  }
+
+  /// glibc's rounds over the servers (resolv.conf `attempts`, default 2, at most 5).
+  static func resolverAttempts(_ conf: ResolvConf) -> Int { min(5, max(1, conf.option("attempts") ?? 2)) }
+
   /// The probe's own child was killed (a seccomp KILL on a call the probe makes itself, such as
   /// fork or ppoll) or ran out of time: the default verdict, with the facts this probe always
   /// reports (the configuration is re-read here; it is only file reads).
@@ -244,14 +266,15 @@ extension GetaddrinfoProbe {
     let notRun: JSONValue = ["status": "not-run", "addresses": [], "error": .null, "errno": .null]
     result.facts["names"] = .array(names.map { ["name": .string($0), "main_thread": notRun, "new_thread": notRun] })
     result.facts["nameservers"] = []
-    result.facts["resolv_conf"] = config.resolvConf.value.map {
-      ["exists": true, "nameservers": .from($0.nameservers), "search": .from($0.search), "options": .from($0.options)]
-    } ?? ["exists": false, "nameservers": [], "search": [], "options": []]
+    result.facts["resolv_conf"] = config.resolvConfFacts
     result.facts["nsswitch_hosts"] = .from(config.nsswitch.value?.hosts)
     result.facts["hosts_sources"] = .string(config.hostsSources)
     result.facts["nss_modules_needing_dlopen"] = .from(config.modulesNeedingDlopen)
-    result.facts["etc_hosts_exists"] = .bool(config.hosts.value != nil)
-    result.facts["timeout_ms"] = .int(max(1, context.options.resolveTimeoutMilliseconds))
+    result.facts["etc_hosts_exists"] = .bool(config.hosts.failure != .noSuchFile)
+    result.facts["etc_hosts_error"] = .from(config.hosts.failure?.name)
+    result.facts["nsswitch_error"] = .from(config.nsswitch.failure?.name)
+    result.facts["timeout_ms"] = .int(
+      max(1, context.options.resolveTimeoutMilliseconds ?? GetaddrinfoProbe.resolverTimeoutMilliseconds(config.resolvConf.value ?? ResolvConf())))
     result.evidence += config.evidence
     return result
   }

@@ -184,11 +184,19 @@ struct GetaddrinfoDecision {
         hint: GetaddrinfoDecision.socketHint, short: "a seccomp filter refuses socket(2)")
     }
     let noSuchName = err.code == AddressLookupError.noName || err.code == AddressLookupError.noData
+    if config.nsswitchUnusable, case .failure(let readError) = config.nsswitch {
+      // glibc gives up before any source: what DNS would say does not matter.
+      return Cause(
+        layer: .resolverConfig,
+        sentence: "\(call): \(ResolverConfig.describe(ResolverConfig.nsswitchPath, readError)); glibc opens it, its read fails with \(readError.name), and it then consults no source at all, neither /etc/hosts nor DNS (no query is sent).",
+        hint: "Make /etc/nsswitch.conf a readable file with \"hosts: files dns\" (a bind mount of a directory over it, or a volume mounted at that path, makes it a directory).",
+        short: "\(ResolverConfig.describe(ResolverConfig.nsswitchPath, readError)), so glibc consults no hosts source")
+    }
     if name.lowercased() == "localhost" {
       // localhost comes from /etc/hosts: where the files do not give it, that is the cause,
       // whatever DNS answered (a nameserver that is reached says NXDOMAIN, or nothing).
       var why: [String] = []
-      if case .failure = config.hosts { why.append("/etc/hosts is missing") } else if config.hostsUsesFiles {
+      if case .failure(let err) = config.hosts { why.append(ResolverConfig.describe(ResolverConfig.hostsPath, err)) } else if config.hostsUsesFiles {
         if config.hosts.value?.addresses(of: "localhost").isEmpty ?? true { why.append("/etc/hosts does not list localhost") }
       }
       if !config.hostsUsesFiles { why.append("the hosts: sources \"\(config.hostsSources)\" do not include files") }
@@ -210,7 +218,7 @@ struct GetaddrinfoDecision {
       if !config.problems.isEmpty {
         return Cause(
           layer: .resolverConfig, sentence: "\(call): \(config.problems.joined(separator: " "))", hint: GetaddrinfoDecision.configHint,
-          short: config.resolvConf.failure != nil ? "/etc/resolv.conf is missing" : "the resolver configuration is incomplete")
+          short: config.resolvConf.failure.map { ResolverConfig.describe(ResolverConfig.resolvConfPath, $0) } ?? "the resolver configuration is incomplete")
       }
       if dnsSaysNoSuchName(name) {
         return Cause(
@@ -229,7 +237,7 @@ struct GetaddrinfoDecision {
       if config.resolvConf.failure != nil || config.resolvConf.value?.nameservers.isEmpty == true {
         return Cause(
           layer: .resolverConfig, sentence: "\(call): \(config.problems.joined(separator: " "))", hint: GetaddrinfoDecision.configHint,
-          short: config.resolvConf.failure != nil ? "/etc/resolv.conf is missing" : "/etc/resolv.conf names no nameserver")
+          short: config.resolvConf.failure.map { ResolverConfig.describe(ResolverConfig.resolvConfPath, $0) } ?? "/etc/resolv.conf names no nameserver")
       }
       if !servers.isEmpty && answeringServers.isEmpty {
         let reasons = silentServers.map { "\($0.address): \(silence($0))" }.joined(separator: "; ")
@@ -247,6 +255,34 @@ struct GetaddrinfoDecision {
           hint: GetaddrinfoDecision.networkHint, short: "the nameservers answer \(failures.joined(separator: "/"))")
       }
       return Cause(layer: .network, sentence: "\(call).", hint: GetaddrinfoDecision.networkHint)
+    }
+  }
+
+  // MARK: Slow answers, query counts
+
+  /// An answer this late is a finding: every lookup waits that long.
+  static let slowMilliseconds = 1000
+
+  /// The latest of the nameservers' responses, in milliseconds.
+  var slowestAnswer: Int? { nameservers.flatMap(\.answers).filter { $0.rcode != nil }.compactMap(\.milliseconds).max() }
+
+  func seconds(_ ms: Int) -> String {
+    let tenths = (ms + 50) / 100
+    return "\(tenths / 10).\(tenths % 10) s"
+  }
+
+  var ndots: Int { min(15, config.resolvConf.value?.option("ndots") ?? 1) }
+  var searchList: [String] { config.resolvConf.value?.search ?? [] }
+
+  /// The DNS queries each name costs before it resolves (A and AAAA for every name the search
+  /// list makes, up to the first that has an address): ndots:5 with three search domains makes
+  /// 8 for a short name that exists only as written.
+  var queryCounts: [(name: String, count: Int)] {
+    results.filter { $0.name != "localhost" }.map { result in
+      let candidates = NameserverCheck.candidates(for: result.name, search: searchList, ndots: ndots)
+      let answers = nameservers.flatMap(\.answers).filter { $0.question.forName == result.name }
+      let hit = candidates.firstIndex { candidate in answers.contains { $0.question.name == candidate && !$0.addresses.isEmpty } }
+      return (result.name, 2 * ((hit ?? (candidates.count - 1)) + 1))
     }
   }
 
@@ -286,17 +322,22 @@ struct GetaddrinfoDecision {
     var facts: JSONObject = [
       "names": .array(results.map { ["name": .string($0.name), "main_thread": $0.main.json, "new_thread": $0.thread.json] }),
       "nameservers": .array(nameservers.map(\.json)),
-      "resolv_conf": config.resolvConf.value.map {
-        ["exists": true, "nameservers": .from($0.nameservers), "search": .from($0.search), "options": .from($0.options)]
-      } ?? ["exists": false, "nameservers": [], "search": [], "options": []],
+      "resolv_conf": config.resolvConfFacts,
       "nsswitch_hosts": .from(config.nsswitch.value?.hosts),
       "hosts_sources": .string(config.hostsSources),
       "nss_modules_needing_dlopen": .from(config.modulesNeedingDlopen),
-      "etc_hosts_exists": .bool(config.hosts.value != nil),
+      "etc_hosts_exists": .bool(config.hosts.failure != .noSuchFile),
+      "etc_hosts_error": .from(config.hosts.failure?.name),
+      "nsswitch_error": .from(config.nsswitch.failure?.name),
       "timeout_ms": .int(timeoutMilliseconds),
       "budget_ms": .int(budgetMilliseconds),
     ]
     if nameserverFailure != nil { facts["nameserver_check"] = nameserverFailure!.json }
+    facts["slowest_answer_ms"] = .from(slowestAnswer)
+    facts["queries"] = .object(jsonObject(queryCounts.map { ($0.name, JSONValue.int($0.count)) }))
+    for (name, count) in queryCounts where count > 2 {
+      evidence.append("\"\(name)\" costs \(count) DNS queries before it resolves: ndots \(ndots) and the search list \(searchList.joined(separator: " ")) make A and AAAA questions for \(count / 2) names.")
+    }
 
     let mainFailures = results.filter { !$0.main.resolved }
     let threadFailures = results.filter { $0.main.resolved && !$0.thread.resolved }
@@ -342,6 +383,15 @@ struct GetaddrinfoDecision {
           "\(resolvedText), but \(silentServers.count) of \(nameservers.count) nameservers do not answer (\(reasons)); lookups that reach them wait for the resolver's timeout.",
           evidence: evidence, hint: GetaddrinfoDecision.networkHint, facts: facts)
       }
+      if let slow = slowestAnswer, slow >= GetaddrinfoDecision.slowMilliseconds {
+        let costs = queryCounts.filter { $0.count > 2 }.map { "\"\($0.name)\" costs \($0.count) queries (ndots \(ndots), \(searchList.count) search domain\(searchList.count == 1 ? "" : "s"))" }
+        var text = "\(resolvedText), but the nameserver answers only after \(seconds(slow)): every lookup waits that long; apt-get asks SRV _http._tcp first, so each download waits twice"
+        if !costs.isEmpty { text += "; " + costs.joined(separator: "; ") + ", so a lookup can wait \(costs.count == 1 ? "that many times" : "that many times over")" }
+        return probe.verdict(
+          .degraded, layer: .network, text + ".", evidence: evidence,
+          hint: "The nameserver is slow: point the container at a nearer resolver (Docker --dns, Kubernetes dnsConfig.nameservers or NodeLocal DNSCache), and cut the queries per lookup (Kubernetes dnsConfig.options ndots:1 or a trailing dot on names).",
+          facts: facts)
+      }
       var summary = resolvedText
       if !silentServers.isEmpty {
         let silent = silentServers.map(\.address).joined(separator: ", ")
@@ -356,7 +406,16 @@ struct GetaddrinfoDecision {
     // then the new thread's.
     let cause: Cause
     let summary: String
-    if let first = mainFailures.first {
+    if let both = mainFailures.first(where: { if case .threadFailed = $0.thread { return true } else { return false } }) {
+      // Two faults: threads cannot start and the lookup fails anyway. Clients with a threaded
+      // resolver (curl) hit the thread first, so it leads; the other comes after it.
+      cause = self.cause(of: both.thread, name: both.name, variant: "in a new thread")
+      let mainCause = self.cause(of: both.main, name: both.name, variant: "in the main thread")
+      summary = "\"\(both.name)\" cannot be looked up from a new thread: \(cause.short ?? "the thread does not start") (curl reports this as \"getaddrinfo() thread failed to start\"); in the main thread it fails as well"
+        + (mainCause.short.map { ": \($0)." } ?? ".")
+      evidence.append(mainCause.sentence)
+      evidence += mainCause.evidence
+    } else if let first = mainFailures.first {
       cause = self.cause(of: first.main, name: first.name, variant: "in the main thread")
       let names = mainFailures.map { "\"\($0.name)\"" }.joined(separator: ", ")
       if !anyResolved {

@@ -73,8 +73,13 @@ public final class ProbeContext {
 public struct ProbeOptions: Sendable {
   /// Extra names for the getaddrinfo probe (--resolve), besides "localhost".
   public var resolveNames: [String]
-  /// Per-query bound of the getaddrinfo probe, in milliseconds.
-  public var resolveTimeoutMilliseconds: Int
+  /// Per-query bound of the getaddrinfo probe, in milliseconds; nil: what resolv.conf's
+  /// `timeout` and `attempts` give glibc (5 s × 2 by default), capped by the probe's deadline.
+  public var resolveTimeoutMilliseconds: Int?
+  /// Extra targets of the egress probe (--url, --connect), and --offline: no probe sends packets.
+  public var egressURLs: [String] = []
+  public var egressConnects: [String] = []
+  public var offline = false
   /// The what-if seccomp profile (--seccomp-profile) that the runner installs in every probe
   /// child, as the user named it; nil when probes run under whatever filter culprit has.
   public var seccompProfile: String?
@@ -83,7 +88,7 @@ public struct ProbeOptions: Sendable {
   public var seccompProfileNotes: [String]
 
   public init(
-    resolveNames: [String] = [], resolveTimeoutMilliseconds: Int = 2000, seccompProfile: String? = nil,
+    resolveNames: [String] = [], resolveTimeoutMilliseconds: Int? = nil, seccompProfile: String? = nil,
     seccompProfileNotes: [String] = []
   ) {
     self.resolveNames = resolveNames

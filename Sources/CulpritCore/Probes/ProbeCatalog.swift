@@ -11,6 +11,7 @@ public enum ProbeCatalog {
     LSMProbe(),
     ThreadProbe(),
     GetaddrinfoProbe(),
+    EgressProbe(),
     PtraceAttachProbe(),
     MknodProbe(),
     SyscallsProbe(),

@@ -30,6 +30,8 @@ public enum Layer: String, CaseIterable, Sendable {
   case cgroupPids = "cgroup-pids"
   case userns, mount, rlimit, kernel, network
   case resolverConfig = "resolver-config"
+  /// The HTTP(S) proxy the environment names (http_proxy, https_proxy, all_proxy).
+  case proxy
   case unknown
 }
 

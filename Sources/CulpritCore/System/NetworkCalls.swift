@@ -218,3 +218,221 @@ extension Sys {
     return result.map { _ in set.map { $0.revents != 0 } }
   }
 }
+
+/// What `TCP_INFO` (linux/tcp.h struct tcp_info) says about a connection: read from the raw
+/// bytes at the kernel's fixed offsets, so that no header version matters.
+public struct TCPInfo: Equatable, Sendable {
+  /// TCP state (include/net/tcp_states.h): 1 ESTABLISHED, 2 SYN_SENT, 7 CLOSE, …
+  public var state: Int
+  /// Retransmissions of the current segment (icsk_retransmits: the SYN's, while SYN_SENT).
+  public var retransmits: Int
+  public var totalRetransmits: Int
+  /// Milliseconds since the last data arrived.
+  public var lastDataReceivedMilliseconds: Int
+  /// The MSS this side sends with and the path MTU the kernel believes.
+  public var sendMSS: Int
+  public var pathMTU: Int
+  public var rttMicroseconds: Int
+
+  public static let synSent = 2
+  public static let established = 1
+
+  public static func stateName(_ state: Int) -> String {
+    ["?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT",
+     "LAST_ACK", "LISTEN", "CLOSING"].indices.contains(state)
+      ? ["?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT",
+         "LAST_ACK", "LISTEN", "CLOSING"][state] : "STATE \(state)"
+  }
+
+  /// Parses the bytes getsockopt(TCP_INFO) filled; nil when fewer than 104.
+  public init?(bytes: [UInt8]) {
+    guard bytes.count >= 104 else { return nil }
+    func u32(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24 }
+    state = Int(bytes[0])
+    retransmits = Int(bytes[2])
+    sendMSS = u32(16)
+    lastDataReceivedMilliseconds = u32(52)
+    pathMTU = u32(60)
+    rttMicroseconds = u32(68)
+    totalRetransmits = u32(100)
+  }
+
+  public init(state: Int, retransmits: Int, totalRetransmits: Int = 0, lastDataReceivedMilliseconds: Int = 0, sendMSS: Int = 0, pathMTU: Int = 0, rttMicroseconds: Int = 0) {
+    self.state = state
+    self.retransmits = retransmits
+    self.totalRetransmits = totalRetransmits
+    self.lastDataReceivedMilliseconds = lastDataReceivedMilliseconds
+    self.sendMSS = sendMSS
+    self.pathMTU = pathMTU
+    self.rttMicroseconds = rttMicroseconds
+  }
+}
+
+/// One entry of a socket's error queue (ip(7) IP_RECVERR, struct sock_extended_err): for an
+/// ICMP error, its type, code and the address of the host that sent it.
+public struct QueuedSocketError: Equatable, Sendable {
+  public var errno: Errno
+  /// SO_EE_ORIGIN_*: 2 ICMP, 3 ICMPv6, 1 local.
+  public var origin: Int
+  public var type: Int
+  public var code: Int
+  /// The sender of the ICMP error (SO_EE_OFFENDER), when the kernel gave one.
+  public var sender: String?
+  /// ee_info: for "fragmentation needed" the next hop's MTU.
+  public var info: Int
+
+  public init(errno: Errno, origin: Int, type: Int, code: Int, sender: String?, info: Int = 0) {
+    self.errno = errno
+    self.origin = origin
+    self.type = type
+    self.code = code
+    self.sender = sender
+    self.info = info
+  }
+}
+
+extension Sys {
+  /// socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0).
+  public static func tcpSocket(_ family: SocketAddress.Family) -> Result<Int32, Errno> {
+    let domain = family == .ipv4 ? AF_INET : AF_INET6
+    return once { socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+  }
+
+  /// socket(family, SOCK_STREAM | 0x100, 0): EINVAL from the kernel before any LSM hook, so
+  /// anything else is a seccomp filter's answer (the discriminating call, field-facts §0).
+  public static func tcpSocketWithUnknownFlag(_ family: SocketAddress.Family) -> Errno? {
+    let domain = family == .ipv4 ? AF_INET : AF_INET6
+    let result = once { socket(domain, Int32(SOCK_STREAM.rawValue) | unknownSocketTypeFlag, 0) }
+    if case .success(let fd) = result { close(fd) }
+    return result.failure
+  }
+
+  /// connect(-1, address): the kernel answers EBADF before anything else (no LSM hook runs
+  /// without a socket), so another errno is a seccomp filter's.
+  public static func connectWithBadDescriptor(_ address: SocketAddress) -> Errno? {
+    connect(-1, to: address).failure
+  }
+
+  static func setIntOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) -> Result<Void, Errno> {
+    var v = value
+    return once { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }.map { _ in () }
+  }
+
+  /// IP_RECVERR (IPv4) or IPV6_RECVERR: queue ICMP errors with their type, code and sender,
+  /// to be read with MSG_ERRQUEUE.
+  public static func enableErrorQueue(_ fd: Int32, _ family: SocketAddress.Family) -> Result<Void, Errno> {
+    family == .ipv4 ? setIntOption(fd, 0 /* IPPROTO_IP */, 11 /* IP_RECVERR */, 1)
+      : setIntOption(fd, 41 /* IPPROTO_IPV6 */, 25 /* IPV6_RECVERR */, 1)
+  }
+
+  /// TCP_MAXSEG before connect: the MSS this side announces, so the peer sends no bigger
+  /// segments.
+  public static func setMaximumSegment(_ fd: Int32, _ mss: Int) -> Result<Void, Errno> {
+    setIntOption(fd, 6 /* IPPROTO_TCP */, 2 /* TCP_MAXSEG */, Int32(mss))
+  }
+
+  /// getsockopt(SO_ERROR): the pending error of a non-blocking connect, nil when none.
+  public static func pendingError(_ fd: Int32) -> Errno? {
+    var value: Int32 = 0
+    var length = socklen_t(MemoryLayout<Int32>.size)
+    guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 else { return Errno.current }
+    return value == 0 ? nil : Errno(rawValue: value)
+  }
+
+  /// getsockopt(TCP_INFO).
+  public static func tcpInfo(_ fd: Int32) -> TCPInfo? {
+    var bytes = [UInt8](repeating: 0, count: 256)
+    var length = socklen_t(bytes.count)
+    guard getsockopt(fd, 6 /* IPPROTO_TCP */, 11 /* TCP_INFO */, &bytes, &length) == 0 else { return nil }
+    return TCPInfo(bytes: Array(bytes.prefix(Int(length))))
+  }
+
+  /// recvmsg(MSG_ERRQUEUE | MSG_DONTWAIT) until the queue is empty: the ICMP errors queued.
+  public static func readErrorQueue(_ fd: Int32) -> [QueuedSocketError] {
+    var found: [QueuedSocketError] = []
+    for _ in 0..<8 {
+      var data = [UInt8](repeating: 0, count: 512)
+      var control = [UInt8](repeating: 0, count: 512)
+      var name = [UInt8](repeating: 0, count: 128)
+      let (received, controlLength): (Int, Int) = data.withUnsafeMutableBytes { dataRaw in
+        control.withUnsafeMutableBytes { controlRaw in
+          name.withUnsafeMutableBytes { nameRaw in
+            var vector = iovec(iov_base: dataRaw.baseAddress, iov_len: dataRaw.count)
+            return withUnsafeMutablePointer(to: &vector) { iov in
+              var message = msghdr()
+              message.msg_name = nameRaw.baseAddress
+              message.msg_namelen = socklen_t(nameRaw.count)
+              message.msg_iov = iov
+              message.msg_iovlen = 1
+              message.msg_control = controlRaw.baseAddress
+              message.msg_controllen = controlRaw.count
+              let n = recvmsg(fd, &message, Int32(MSG_ERRQUEUE) | Int32(MSG_DONTWAIT))
+              return (n, Int(message.msg_controllen))
+            }
+          }
+        }
+      }
+      guard received >= 0 else { break }
+      // struct cmsghdr on LP64: cmsg_len (8), cmsg_level (4), cmsg_type (4), data 8-aligned.
+      var offset = 0
+      while offset + 16 <= controlLength {
+        func u32(_ at: Int) -> Int { Int(control[at]) | Int(control[at + 1]) << 8 | Int(control[at + 2]) << 16 | Int(control[at + 3]) << 24 }
+        let length = u32(offset)
+        guard length >= 16 else { break }
+        let level = u32(offset + 8)
+        let type = u32(offset + 12)
+        let at = offset + 16
+        if (level == 0 && type == 11) || (level == 41 && type == 25), at + 16 <= controlLength {
+          let err = Errno(rawValue: Int32(u32(at)))
+          var sender: String?
+          let sa = at + 16
+          if sa + 8 <= controlLength {
+            let family = Int(control[sa]) | Int(control[sa + 1]) << 8
+            if family == Int(AF_INET) {
+              sender = SocketAddress(family: .ipv4, bytes: Array(control[(sa + 4)..<(sa + 8)])).host
+            } else if family == Int(AF_INET6), sa + 24 <= controlLength {
+              sender = SocketAddress(family: .ipv6, bytes: Array(control[(sa + 8)..<(sa + 24)])).host
+            }
+          }
+          found.append(
+            QueuedSocketError(
+              errno: err, origin: Int(control[at + 4]), type: Int(control[at + 5]), code: Int(control[at + 6]),
+              sender: sender, info: u32(at + 8)))
+        }
+        offset += (length + 7) & ~7
+      }
+    }
+    return found
+  }
+
+  /// ppoll(2) on `fds` with their `events` for at most `nanoseconds`: each one's revents.
+  public static func poll(_ fds: [(fd: Int32, events: Int16)], nanoseconds: UInt64) -> [Int16] {
+    guard !fds.isEmpty else { return [] }
+    var set = fds.map { pollfd(fd: $0.fd, events: $0.events, revents: 0) }
+    let timeout = Int(min(nanoseconds, UInt64(Int.max)))
+    let result = set.withUnsafeMutableBufferPointer { buffer in
+      once { Int(culprit_ppoll(buffer.baseAddress!, UInt(buffer.count), timeout)) }
+    }
+    guard case .success = result else { return fds.map { _ in 0 } }
+    return set.map(\.revents)
+  }
+
+  /// send(2) with MSG_NOSIGNAL | MSG_DONTWAIT: how many bytes went.
+  public static func sendStream(_ fd: Int32, _ bytes: [UInt8]) -> Result<Int, Errno> {
+    bytes.withUnsafeBytes { raw in
+      retrying { Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+    }
+  }
+}
+
+extension Sys {
+  public static let pollIn = Int16(POLLIN)
+  public static let pollOut = Int16(POLLOUT)
+
+  /// recv(2) with MSG_DONTWAIT of up to `limit` bytes on a stream socket; empty at EOF.
+  public static func receiveStream(_ fd: Int32, limit: Int = 16_384) -> Result<[UInt8], Errno> {
+    var buffer = [UInt8](repeating: 0, count: limit)
+    let result = buffer.withUnsafeMutableBytes { raw in retrying { recv(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT)) } }
+    return result.map { Array(buffer[0..<$0]) }
+  }
+}
