@@ -63,7 +63,7 @@ struct CulpritCommand: ParsableCommand {
                                                   profile cannot be installed
       """,
     version: Culprit.version,
-    subcommands: [DiffCommand.self]
+    subcommands: [DiffCommand.self, TraceCommand.self]
   )
 
   @Option(help: "Output format: text, json or markdown.")
@@ -89,6 +89,12 @@ struct CulpritCommand: ParsableCommand {
       "Run the probes under this seccomp profile (the JSON that Docker's --security-opt seccomp=, Podman and runc take) to see what it breaks.",
       valueName: "file"))
   var seccompProfile: String?
+
+  /// --timeout as `culprit trace` takes it: no bound unless given.
+  var traceTimeout: Double? { timeoutGiven ? timeout : nil }
+
+  /// Whether --timeout was on the command line (trace's default is no bound, the probes' 10 s).
+  var timeoutGiven: Bool { CommandLine.arguments.contains { $0 == "--timeout" || $0.hasPrefix("--timeout=") } }
 
   /// The probe ids of --only, split on commas.
   var selectedIDs: [String] {
@@ -214,6 +220,13 @@ enum Output {
     if let noColor = getenv("NO_COLOR"), noColor.pointee != 0 { return false }
     if let term = getenv("TERM"), String(cString: term) == "dumb" { return false }
     return isatty(1) == 1
+  }
+
+  /// The same rule for another descriptor (the trace report goes to stderr).
+  static func wantsColorOn(_ fd: Int32) -> Bool {
+    if let noColor = getenv("NO_COLOR"), noColor.pointee != 0 { return false }
+    if let term = getenv("TERM"), String(cString: term) == "dumb" { return false }
+    return isatty(fd) == 1
   }
 
   static func error(_ message: String) {
