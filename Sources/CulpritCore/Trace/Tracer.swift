@@ -498,10 +498,19 @@ public final class Tracer {
     record(tid, state, connect, Errno(rawValue: value), via: true, address: address)
   }
 
+  /// Partial stderr lines per process, until their newline comes.
+  var stderrPartial: [Int32: [UInt8]] = [:]
+
   func captureStderr(_ pid: Int32, _ buffer: UInt64, _ length: Int) {
     guard let bytes = Sys.traceRead(pid, address: buffer, limit: min(length, 2048)) else { return }
-    let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { String($0.prefix(300)) }
-      .filter { !$0.allSatisfy { $0 == " " || $0 == "\r" } }
+    var pending = (stderrPartial[pid] ?? []) + bytes
+    var lines: [String] = []
+    while let newline = pending.firstIndex(of: 10) {
+      lines.append(String(decoding: pending[..<newline].prefix(300), as: UTF8.self))
+      pending.removeSubrange(...newline)
+    }
+    stderrPartial[pid] = Array(pending.suffix(300))
+    lines = lines.filter { !$0.allSatisfy { $0 == " " || $0 == "\r" } }
     guard !lines.isEmpty else { return }
     var tail = observations.processes[pid]?.stderrTail ?? []
     tail += lines
@@ -581,6 +590,13 @@ public final class Tracer {
 
   func finish() {
     observations.durationMilliseconds = elapsedMilliseconds
+    for (pid, partial) in stderrPartial where !partial.isEmpty {
+      let line = String(decoding: partial, as: UTF8.self)
+      if !line.allSatisfy({ $0 == " " || $0 == "\r" }) {
+        let tail = observations.processes[pid]?.stderrTail ?? []
+        observations.processes[pid]?.stderrTail = Array((tail + [line]).suffix(4))
+      }
+    }
     // Whatever still runs (a daemon the command left, an attached process) is let go.
     if !threads.isEmpty { detachAll() }
     if execErrorFD >= 0 {
@@ -590,8 +606,14 @@ public final class Tracer {
       Sys.close(execErrorFD)
       execErrorFD = -1
     }
-    for (index, failure) in observations.failures.enumerated() where failure.reaction == .unknown {
-      if let ending = observations.processes[failure.pid]?.ending, ending != .detached {
+    for (index, failure) in observations.failures.enumerated() {
+      guard let ending = observations.processes[failure.pid]?.ending, ending != .detached else { continue }
+      let failedEnd: Bool
+      if case .exited(0) = ending { failedEnd = false } else { failedEnd = true }
+      let last = !observations.failures[(index + 1)...].contains { $0.pid == failure.pid }
+      // Unknown (the process ended first), or went on to other calls and then failed with this
+      // as its last refusal: it gave up.
+      if failure.reaction == .unknown || (failure.reaction == .continued && failedEnd && last) {
         observations.failures[index].reaction = .gaveUp
       }
     }
