@@ -131,29 +131,42 @@ public enum TraceJudge {
     for failure in obs.failures {
       findings.append(judge(failure, obs: obs, facts: facts, seccomp: seccomp(failure.call, failure.errno)))
     }
-    for trap in obs.traps {
+    // A process that died of SIGSYS after a seccomp SIGSYS was delivered to it: the KILL action
+    // (which the kernel sends as an uncatchable SIGSYS with SYS_SECCOMP) or a TRAP it has no
+    // handler for. One finding, not two.
+    var dead: Set<Int32> = []
+    for (pid, process) in obs.processes.sorted(by: { $0.key < $1.key }) {
+      guard case .signaled(let signal, let during, let seccompKill)? = process.ending, signal == SIGSYS else { continue }
+      dead.insert(pid)
+      let trap = obs.traps.last { $0.pid == pid }
+      let call = trap?.call ?? during ?? TraceCall(nr: -1, name: "an unknown call", args: [])
+      let reason: String
+      var evidence: [String] = []
+      if let trap {
+        reason = "a seccomp filter killed the process in \(call.name): SIGSYS with si_code SYS_SECCOMP for system call \(trap.call.nr), which ended it (the KILL action, or a TRAP the program has no handler for); the call was not executed"
+        evidence.append("\(process.name) (pid \(pid)) received SIGSYS with si_code SYS_SECCOMP, si_syscall \(trap.call.nr) (\(call.name)), si_errno \(trap.data), and died of it (exit status \(128 + signal)).")
+      } else if seccompKill {
+        reason = "a seccomp filter's KILL action ended the process in \(call.name): it died of SIGSYS inside the call"
+        evidence.append("\(process.name) (pid \(pid)) was killed by SIGSYS while in \(callText(call)) (syscall \(call.nr)).")
+      } else {
+        reason = "the process died of SIGSYS, which no seccomp filter reported sending (a SIGSYS sent to it by a process)"
+        evidence.append("\(process.name) (pid \(pid)) was killed by SIGSYS; no SIGSYS with si_code SYS_SECCOMP was delivered to it.")
+      }
+      findings.append(
+        TraceFinding(
+          kind: .kill, pid: pid, program: process.name, call: call, callText: callText(call), errno: nil, count: 1,
+          atMilliseconds: trap?.atMilliseconds ?? obs.durationMilliseconds, sequence: Int.max, layer: trap != nil || seccompKill ? .seccomp : .unknown,
+          reason: reason, evidence: evidence, hint: Hints.seccompKill, seccomp: nil, reaction: nil, survived: false))
+    }
+    for trap in obs.traps where !dead.contains(trap.pid) {
       let program = obs.processes[trap.pid]?.name ?? "pid \(trap.pid)"
       findings.append(
         TraceFinding(
           kind: .trap, pid: trap.pid, program: program, call: trap.call, callText: callText(trap.call), errno: nil,
           count: trap.count, atMilliseconds: trap.atMilliseconds, sequence: Int.max - 1, layer: .seccomp,
-          reason: "a seccomp filter's TRAP action answered \(trap.call.name): the process received SIGSYS with si_code SYS_SECCOMP (si_syscall \(trap.call.nr), si_errno \(trap.data)); the call was not executed",
+          reason: "a seccomp filter's TRAP action answered \(trap.call.name): the process received SIGSYS with si_code SYS_SECCOMP (si_errno \(trap.data)), handled it and went on; the call was not executed",
           evidence: ["\(program) (pid \(trap.pid)) got SIGSYS, si_code SYS_SECCOMP, si_syscall \(trap.call.nr) (\(trap.call.name)), si_errno \(trap.data)."],
-          hint: Hints.seccompKill, seccomp: nil, reaction: nil, survived: false))
-    }
-    for (pid, process) in obs.processes.sorted(by: { $0.key < $1.key }) {
-      guard case .signaled(let signal, let during, let seccompKill)? = process.ending, signal == SIGSYS else { continue }
-      let call = during ?? TraceCall(nr: -1, name: "an unknown call", args: [])
-      let reason =
-        seccompKill
-        ? "a seccomp filter's KILL action ended the process in \(call.name): it died of SIGSYS inside the call, with no signal delivered to it first (seccomp(2): no handler runs for KILL_PROCESS/KILL_THREAD)"
-        : "the process died of SIGSYS in \(call.name) after the signal was delivered to it (a seccomp TRAP with no handler, or a SIGSYS sent to it)"
-      findings.append(
-        TraceFinding(
-          kind: .kill, pid: pid, program: process.name, call: call, callText: callText(call), errno: nil, count: 1,
-          atMilliseconds: obs.durationMilliseconds, sequence: Int.max, layer: .seccomp, reason: reason,
-          evidence: ["\(process.name) (pid \(pid)) was killed by SIGSYS while in \(callText(call)) (syscall \(call.nr))."],
-          hint: Hints.seccompKill, seccomp: nil, reaction: nil, survived: false))
+          hint: Hints.seccompKill, seccomp: nil, reaction: nil, survived: endedBadly(obs, trap.pid) == false))
     }
     findings.sort { $0.sequence < $1.sequence }
 

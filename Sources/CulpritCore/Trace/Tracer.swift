@@ -301,9 +301,11 @@ public final class Tracer {
     for index in state.watching where observations.failures[index].reaction == .unknown {
       observations.failures[index].reaction = .gaveUp
     }
-    if low == SIGSYS, state.inSyscall, let call = state.entry, state.entrySequence >= (killedIn[pid]?.sequence ?? 0) {
-      // Killed by SIGSYS inside a call: with KILL_PROCESS every thread dies of it; the one that
-      // entered its call last is the one the filter killed.
+    if low == SIGSYS, let call = state.entry, state.entrySequence >= (killedIn[pid]?.sequence ?? 0) {
+      // Killed by SIGSYS in its last call (the kernel reports the skipped call's exit, then the
+      // uncatchable SIGSYS of KILL_PROCESS ends the process without a signal-delivery-stop);
+      // with KILL_PROCESS every thread dies of it: the one that entered its call last is the
+      // one the filter killed.
       killedIn[pid] = (state.entrySequence, call)
     }
     guard tid == pid else { return }
@@ -311,7 +313,7 @@ public final class Tracer {
     if low == 0 {
       ending = .exited((status >> 8) & 0xff)
     } else {
-      let during = killedIn[pid]?.call ?? (state.inSyscall ? state.entry : nil)
+      let during = killedIn[pid]?.call ?? state.entry
       ending = .signaled(low, during: during, seccompKill: low == SIGSYS && !deliveredSIGSYS.contains(pid) && killedIn[pid] != nil)
     }
     observations.processes[pid]?.ending = ending
