@@ -274,6 +274,10 @@ public enum TraceJudge {
       guard let limits = f.taskLimits else { return (.unknown, "\(name) failed with EAGAIN; the task limits were not read", nil) }
       let judged = limits.attributeEAGAIN(call: name, before: nil)
       evidence += judged.evidence
+      if let level = limits.pids.first(where: { $0.max != nil && $0.current != nil }), judged.layer == .cgroupPids {
+        evidence.append(
+          "culprit's tracer is 1 of the \(level.current!) tasks in \(level.directory): run without culprit, the program would have had room for one more task, and would fail one fork later.")
+      }
       return (judged.layer, judged.summary, judged.hint)
     case (_, .noFunction):
       return (.seccomp, "ENOSYS for \(name), which the running kernel has: a seccomp rule answers ENOSYS (or runc's -ENOSYS stub for calls newer than the profile)", Hints.seccompKill)

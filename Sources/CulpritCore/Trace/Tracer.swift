@@ -353,7 +353,7 @@ public final class Tracer {
       let args = [info.args.0, info.args.1, info.args.2, info.args.3, info.args.4, info.args.5]
       state.entry = TraceCall(nr: nr, name: names[nr] ?? name(nr), args: args)
       state.entrySequence = sequence
-      if !state.watching.isEmpty { react(state, nr: nr) }
+      if !state.watching.isEmpty { react(state, nr: nr, args: args) }
       if nr == nrWrite && args[0] == 2 { state.stderrBuffer = args[1] } else { state.stderrBuffer = nil }
     case 2:
       state.inSyscall = false
@@ -396,13 +396,16 @@ public final class Tracer {
   ]
 
   /// After a failure, the thread's next calls tell what the program did about it.
-  func react(_ state: ThreadState, nr: Int) {
+  func react(_ state: ThreadState, nr: Int, args: [UInt64]) {
     state.callsSinceFailure += 1
     let callName = names[nr] ?? name(nr)
     var still: [Int] = []
     for index in state.watching {
       let failed = observations.failures[index].call
-      if nr == failed.nr {
+      // The same call again; for a call on a path, on the same path (a later open of another
+      // file is not a retry).
+      let samePath = TraceCallShapes.pathArgument(callName).map { args[$0.index] == failed.args[$0.index] } ?? true
+      if nr == failed.nr && samePath {
         state.pendingReaction = (index, nil)
       } else if Tracer.fallbacks[failed.name]?.contains(callName) == true {
         state.pendingReaction = (index, callName)
@@ -474,9 +477,9 @@ public final class Tracer {
       }
       if err == .resourceTemporarilyUnavailable && cloneFamily.contains(call.nr) {
         var limits = TaskLimits.read(snapshot.source, snapshot: snapshot, countTasks: true)
-        // The traced program is culprit's descendant, but its tasks are its own: only the
-        // tracer itself is culprit's.
-        limits.culpritTasks = 1
+        // The traced program is culprit's descendant, but its tasks are its own: the judge
+        // counts only the tracer itself as culprit's.
+        limits.culpritTasks = nil
         failure.taskLimits = limits
       }
     }
