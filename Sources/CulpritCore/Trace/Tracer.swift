@@ -113,10 +113,15 @@ public final class Tracer {
     case .success(0):
       Sys.close(go[1])
       Sys.close(execError[0])
+      // The command must not outlive a tracer that dies before letting it exec.
+      _ = Sys.prctl(1 /* PR_SET_PDEATHSIG */, UInt(SIGKILL))
       // culprit ignores SIGPIPE; the program must not inherit that.
       signal(SIGPIPE, SIG_DFL)
+      // Wait for the tracer's word; without it (culprit died) the command must not run.
       var byte: UInt8 = 0
-      while Glibc.read(go[0], &byte, 1) == -1 && errno == EINTR {}
+      var got = -1
+      repeat { got = Glibc.read(go[0], &byte, 1) } while got == -1 && errno == EINTR
+      if got != 1 { Sys.exitImmediately(127) }
       var argvCopy = cArgs
       execvp(argvCopy[0]!, &argvCopy)
       var err = errno
