@@ -74,7 +74,7 @@ struct TraceCommand: ParsableCommand {
     }
     let report = Report(
       host: snapshot.hostInfo,
-      run: RunInfo(timeoutSeconds: culprit.traceTimeout ?? 0, durationMilliseconds: outcome.section.verdict?.observations.durationMilliseconds ?? 0, forkWorked: forkWorked),
+      run: RunInfo(timeoutSeconds: culprit.traceTimeout ?? 10, durationMilliseconds: outcome.section.verdict?.observations.durationMilliseconds ?? 0, forkWorked: forkWorked),
       probes: probes)
     let text = TraceOutput.render(report, section: outcome.section, format: culprit.format, color: culprit.format == .text && output == nil && isatty(2) == 1 && Output.wantsColorOn(2))
     let bytes = Array(text.utf8)
