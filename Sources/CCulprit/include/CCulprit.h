@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <seccomp.h>
+#include "CCulpritOracle.h"
 
 #ifdef __cplusplus
 extern "C" {
