@@ -77,7 +77,7 @@ import Testing
     #expect(m["syscall"] as? String == "clone3")
     #expect(m["errno"] as? String == "EPERM")
     #expect(m["layer"] as? String == "seccomp")
-    #expect((m["seccomp"] as? [String: Any])?["method"] as? String == "kernel-answer")
+    #expect((m["seccomp"] as? [String: Any])?["method"] as? String == "user-notif-oracle", "the exact replay decided")
     #expect((m["reaction"] as? [String: Any])?["kind"] as? String == "gave-up")
     #expect((t.trace["message"] as? [String])?.contains { $0.contains("getaddrinfo() thread failed to start") } == true)
     #expect(t.trace["exitStatus"] as? Int == 6)
@@ -96,6 +96,20 @@ import Testing
     #expect(thread["status"] as? String == "blocked")
     #expect(thread["layer"] as? String == "seccomp")
     #expect(try schemaErrors(t.json) == [])
+  }
+
+  @Test(.enabled(if: isRoot && has("/usr/bin/curl")))
+  func withoutSeccompForTheOracleTheKernelAnswerDecides() throws {
+    // A filter that also refuses seccomp() itself: the USER_NOTIF replay cannot be set up, so
+    // the sweep's discriminating call decides, and the verdict says so.
+    let t = try trace(["/usr/bin/curl", "-sS", "http://culprit-test.invalid/"], jail: ["--seccomp-rule", "clone3=errno:EPERM", "--seccomp-rule", "seccomp=errno:EPERM"])
+    #expect(t.status == 6)
+    let m = try #require(t.mattered, "\(t.json.prefix(2000))")
+    #expect(m["syscall"] as? String == "clone3")
+    #expect(m["layer"] as? String == "seccomp")
+    let seccomp = try #require(m["seccomp"] as? [String: Any])
+    #expect(seccomp["method"] as? String == "kernel-answer")
+    #expect((seccomp["evidence"] as? String)?.contains("exact replay was not available") == true)
   }
 
   @Test(.enabled(if: isRoot && has("/usr/bin/python3") && concourseProfileThere))

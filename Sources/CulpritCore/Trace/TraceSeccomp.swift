@@ -7,24 +7,62 @@ import Musl
 /// Asks the seccomp filter culprit runs under (the one the traced program inherited) about a
 /// failed call, after the program ended, in throwaway children so that a KILL costs nothing.
 ///
-/// Method, until the exact USER_NOTIF oracle (issue 9) is merged: the syscall sweep's
-/// discriminating call for the same syscall, whose kernel answer (EINVAL, ESRCH, …) is known, so
-/// that any other answer came from a filter (field-facts §0). Its arguments are not the
-/// program's, so a rule on arguments can answer differently; the verdict says which method
-/// decided. Without an entry for the syscall, ENOSYS for a call the kernel has is a filter's
-/// answer; anything else stays unknown.
+/// First method: the exact oracle (`SeccompOracle`, field-facts §12): every failed call is
+/// replayed with the program's own register arguments under a USER_NOTIF filter, all in one
+/// batch, never executed. Where the oracle is unavailable (no seccomp(), Linux < 5.0, a filter
+/// that refuses its set-up): the syscall sweep's discriminating call for the same syscall,
+/// whose kernel answer (EINVAL, ESRCH, …) is known, so that any other answer came from a filter
+/// (field-facts §0); its arguments are not the program's, so a rule on arguments can answer
+/// differently. Without an entry for the syscall, ENOSYS for a call the kernel has is a
+/// filter's answer; anything else stays unknown. Each verdict says which method decided.
 public final class TraceSeccompAsker {
   let snapshot: Snapshot
   var cache: [String: TraceSeccompVerdict] = [:]
+  var oracle: [OracleCall: OracleAnswer] = [:]
+  public private(set) var oracleUnavailable: OracleUnavailable?
 
   public init(snapshot: Snapshot) { self.snapshot = snapshot }
 
+  /// Replays every call in one oracle batch (one child; a KILL costs one more).
+  public func prepare(_ calls: [TraceCall]) {
+    guard snapshot.seccomp.mode != .disabled, !calls.isEmpty else { return }
+    let unique = Array(Set(calls.map { OracleCall(number: $0.nr, arguments: $0.args) }))
+    let batch = SeccompOracle.ask(unique, milliseconds: 3000)
+    oracleUnavailable = batch.unavailable
+    for (call, answer) in zip(unique, batch.answers) { oracle[call] = answer }
+  }
+
   public func ask(_ call: TraceCall, _ err: Errno) -> TraceSeccompVerdict {
+    if let answer = oracle[OracleCall(number: call.nr, arguments: call.args)], let verdict = Self.verdict(answer, call) {
+      return verdict
+    }
     let key = "\(call.nr) \(call.name == "socket" ? call.args[0] : 0) \(err.rawValue)"
     if let known = cache[key] { return known }
-    let verdict = compute(call, err)
+    var verdict = compute(call, err)
+    if let why = oracleUnavailable, verdict.method != .none || snapshot.seccomp.mode != .disabled {
+      verdict.evidence += " (The exact replay was not available: \(why).)"
+    }
     cache[key] = verdict
     return verdict
+  }
+
+  /// The oracle's answer as a verdict; nil when it could not answer this call.
+  static func verdict(_ answer: OracleAnswer, _ call: TraceCall) -> TraceSeccompVerdict? {
+    let replay = "\(call.name)(" + call.args.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") + ") replayed with the program's own registers under a USER_NOTIF filter (not executed)"
+    switch answer {
+    case .allowed, .bypassesSeccomp:
+      return TraceSeccompVerdict(answer: .allowed, method: .oracle, evidence: "\(replay): the filters let it through to the kernel.")
+    case .errno(let e):
+      return TraceSeccompVerdict(answer: .filtered(e), method: .oracle, evidence: "\(replay): a filter answered \(e.name) before the kernel ran it.")
+    case .returned(let value):
+      return TraceSeccompVerdict(answer: .unknown, method: .oracle, evidence: "\(replay): a filter answered it with the value \(value) (SECCOMP_RET_ERRNO with data 0), without running it.")
+    case .killed(let signal):
+      return TraceSeccompVerdict(answer: .killed, method: .oracle, evidence: "\(replay): a filter kills it (\(signalName(signal))).")
+    case .trapped(let data):
+      return TraceSeccompVerdict(answer: .trapped, method: .oracle, evidence: "\(replay): a filter traps it (SIGSYS, si_errno \(data)).")
+    case .unavailable:
+      return nil
+    }
   }
 
   func compute(_ call: TraceCall, _ err: Errno) -> TraceSeccompVerdict {

@@ -70,6 +70,7 @@ public enum TraceSession {
 
   static func judge(_ observations: TraceObservations, snapshot: Snapshot) -> TraceVerdict {
     let asker = TraceSeccompAsker(snapshot: snapshot)
+    asker.prepare(observations.failures.map(\.call))
     return TraceJudge.judge(observations, facts: TraceSystemFacts.read(snapshot)) { asker.ask($0, $1) }
   }
 
