@@ -7,9 +7,11 @@
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
+#   curl, strace     real programs `culprit trace` is tested on (and strace -f its benchmark's
+#                    reference)
 set -euo pipefail
 packages=(libseccomp-dev file util-linux iproute2 dnsmasq runc docker.io debootstrap
-  golang-github-containers-common python3 time)
+  golang-github-containers-common python3 time curl strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -42,6 +42,8 @@ struct CulpritCommand: ParsableCommand {
                 [--seccomp-profile <file>]
         culprit --list
         culprit diff [--format <format>] <before.json> <after.json>
+        culprit trace [--format <format>] [--output <file>] -- <command> ...
+        culprit trace [--format <format>] [--output <file>] --pid <pid>
       """,
     discussion: """
       Runs a battery of probes and, for each one that fails, names the layer that \
