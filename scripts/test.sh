@@ -18,4 +18,6 @@ CULPRIT_BIN="$PWD/dist/culprit" CULPRIT_TESTKIT_BIN="$PWD/dist/culprit-testkit" 
 
 echo "== dist/culprit in real containers (runc, Docker)"
 scripts/container-matrix.sh
+echo "== culprit trace in real Docker containers"
+scripts/trace-docker.sh
 echo "== all tests passed"

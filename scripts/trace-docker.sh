@@ -3,7 +3,8 @@
 # scripts/lib/dockerd.sh): dist/culprit bind-mounted into the local Debian image, run with
 # Docker's defaults (its seccomp profile, 14 capabilities, its device rules) and --network none,
 # tracing programs from the image. Checks the layer of the failure that mattered in each case:
-#   mknod-cat   sh -c 'mknod N c 1 7 && cat N'   cat's open: cgroup-devices (EPERM)
+#   mknod-cat   sh -c 'mknod N c 1 1 && cat N'   cat's open: cgroup-devices (EPERM; 1:1 is
+#                                                in no allow rule, unlike /dev/full's 1:7)
 #   mount       mount -t tmpfs none /mnt         mount: seccomp (Docker's profile refuses mount
 #                                                without CAP_SYS_ADMIN before the kernel's
 #                                                capability check could)
@@ -58,7 +59,7 @@ PY
 }
 
 echo "culprit trace in Docker $(culprit_docker version --format '{{.Server.Version}}') ($image, default profile, --network none)"
-check mknod-cat cgroup-devices openat /bin/sh -c 'mknod /tmp/full c 1 7 && cat /tmp/full'
+check mknod-cat cgroup-devices openat /bin/sh -c 'mknod /tmp/mem c 1 1 && cat /tmp/mem'
 check mount seccomp mount /bin/mount -t tmpfs none /mnt
 check connect network connect /bin/bash -c 'echo > /dev/tcp/127.0.0.1/9'
 exit $failed
