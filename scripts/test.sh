@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the unit, golden and live tests against the debug build (swift test), then
 # the command-line and live tests again against the static binary that ships (dist/culprit),
-# then that binary in real containers (scripts/container-matrix.sh).
+# then that binary in real containers (scripts/container-matrix.sh) and on Debian's own kernel in
+# a VM with cgroup v2, Yama and AppArmor (scripts/vm-matrix.sh).
 # Needs root (cgroups, namespaces, seccomp) and scripts/bootstrap.sh's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,4 +21,8 @@ echo "== dist/culprit in real containers (runc, Docker)"
 scripts/container-matrix.sh
 echo "== culprit trace in real Docker containers"
 scripts/trace-docker.sh
+echo "== the exact seccomp map in real Docker vs culprit profile check"
+scripts/profile-live-check.sh
+echo "== dist/culprit on Debian's kernel in QEMU (cgroup v2, Yama, AppArmor, runc containers)"
+scripts/vm-matrix.sh
 echo "== all tests passed"
