@@ -54,8 +54,10 @@ public enum TraceWaits {
     let wchan = live.readLine(base + "/wchan").flatMap { $0 == "0" || $0.isEmpty ? nil : $0 }
     let state = syscallText.hasPrefix("running") ? "running" : (wchan ?? "sleeping")
     var waited: Int?
-    if let mine = tracerExecStart, let theirs = execStart(tid), call != nil {
-      waited = max(0, Int(mine - theirs))
+    // The scheduler's clock is per CPU; when the target's last run reads as later than
+    // culprit's own (skew between CPUs), the time cannot be told.
+    if let mine = tracerExecStart, let theirs = execStart(tid), call != nil, mine > theirs + 1 {
+      waited = Int(mine - theirs)
     }
     var descriptor: String?
     if let call, let fdIndex = descriptorArgument(call.name) {
