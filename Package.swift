@@ -16,7 +16,9 @@ let package = Package(
       linkerSettings: [.linkedLibrary("seccomp")]
     ),
     // All knowledge about the layers, the probes, the runner and the renderers. No printing.
-    .target(name: "CulpritCore", dependencies: ["CCulprit"]),
+    // Its build embeds schema/report.schema.json (the contract `diff` validates against).
+    .target(name: "CulpritCore", dependencies: ["CCulprit"], plugins: ["EmbedReportSchema"]),
+    .plugin(name: "EmbedReportSchema", capability: .buildTool()),
     // The command: parse, run, render, pick the exit code.
     .executableTarget(
       name: "culprit",

@@ -13,10 +13,17 @@
 #                    AppArmor, cgroup v2), apparmor_parser inside it, its initramfs, gt.c
 #   and, downloaded (never installed) into /var/tmp/culprit-vm-matrix: Debian's kernel package
 #   (the one linux-image-amd64 depends on) and busybox-static, the VM's kernel and shell
+#   golang-go        Go's encoding/json, the reference for how Docker reads a profile (Tests/go-reference)
+#   scripts/bootstrap.sh           everything the tests need
+#   scripts/bootstrap.sh --build   only what building and running culprit needs
 set -euo pipefail
-packages=(libseccomp-dev file util-linux iproute2 dnsmasq runc docker.io debootstrap
-  golang-github-containers-common python3 time qemu-system-x86 apparmor cpio gcc libc6-dev bc
+build_packages=(libseccomp-dev file bc util-linux)
+packages=("${build_packages[@]}" iproute2 dnsmasq runc docker.io debootstrap
+  golang-github-containers-common python3 time qemu-system-x86 apparmor cpio gcc libc6-dev golang-go
   curl strace)
+if [ "${1:-}" = "--build" ]; then
+  packages=("${build_packages[@]}")
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,6 +37,11 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet dnsmasq 2>/dev/null; then
   systemctl stop dnsmasq || true
 fi
+command -v swift >/dev/null || { echo "bootstrap: swift (6.x) is not on PATH" >&2; exit 1; }
+if [ "${1:-}" = "--build" ]; then
+  echo "bootstrap: ready to build" >&2
+  exit 0
+fi
 # The VM's kernel and busybox for scripts/vm-matrix.sh, fetched once.
 vm_cache=${CULPRIT_VM_WORK:-/var/tmp/culprit-vm-matrix}
 mkdir -p "$vm_cache"
@@ -40,5 +52,4 @@ for package in "$kernel_package" busybox-static; do
 done
 python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
-command -v swift >/dev/null || { echo "bootstrap: swift (6.x) is not on PATH" >&2; exit 1; }
-echo "bootstrap: ready"
+echo "bootstrap: ready" >&2

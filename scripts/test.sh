@@ -3,9 +3,10 @@
 # the command-line and live tests again against the static binary that ships (dist/culprit),
 # then that binary in real containers (scripts/container-matrix.sh) and on Debian's own kernel in
 # a VM with cgroup v2, Yama and AppArmor (scripts/vm-matrix.sh).
-# Needs root (cgroups, namespaces, seccomp) and scripts/bootstrap.sh's packages.
+# Needs root (cgroups, namespaces, seccomp); installs what is missing first (scripts/bootstrap.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
 
 echo "== swift test (debug build)"
 swift build --build-tests
@@ -16,6 +17,11 @@ scripts/build-static.sh --testkit
 echo "== command-line and live tests against dist/culprit"
 CULPRIT_BIN="$PWD/dist/culprit" CULPRIT_TESTKIT_BIN="$PWD/dist/culprit-testkit" \
   swift test --skip-build --filter CulpritCLITests
+
+echo "== the parsers under libFuzzer (scripts/fuzz.sh; reproducible: fixed seed and run count)"
+# About 20 s a target after a one-minute build; scripts/fuzz.sh SECONDS fuzzes for longer.
+CULPRIT_FUZZ_OPT=-Onone CULPRIT_FUZZ_RUNS=8000 scripts/fuzz.sh 0 profile report
+CULPRIT_FUZZ_OPT=-Onone CULPRIT_FUZZ_RUNS=800 scripts/fuzz.sh 0 proc
 
 echo "== dist/culprit in real containers (runc, Docker)"
 scripts/container-matrix.sh

@@ -193,9 +193,14 @@ enum WhatIf {
       throw InstallFailed(description: "seccomp profile \(path) cannot be installed: this kernel has no seccomp (prctl(PR_GET_SECCOMP) failed with \(err.name))")
     }
     let program = profile.program
-    let trial = Children.run(deadline: Sys.monotonicNanoseconds() + 2_000_000_000) { _ in
+    // Success is announced through the shared page, which needs no system call: once the
+    // filter is in place it may refuse write or exit_group, which the pipe and _exit need.
+    let trial = Children.run(deadline: Sys.monotonicNanoseconds() + 2_000_000_000) { channel in
+      channel.step(WhatIf.installing)
       switch program.install() {
-      case .success: return Array("ok".utf8)
+      case .success:
+        channel.step(WhatIf.installed)
+        return []
       case .failure(let err): return Array(err.description.utf8)
       }
     }
@@ -203,13 +208,32 @@ enum WhatIf {
     case .failure(let err):
       throw InstallFailed(description: "seccomp profile \(path) could not be tried: fork failed with \(err.name)")
     case .success(let outcome):
-      let said = String(decoding: outcome.ending.output, as: UTF8.self)
-      guard case .exited(0, _) = outcome.ending, said == "ok" else {
-        let why = said.isEmpty ? "the trial process ended without an answer" : "seccomp(SECCOMP_SET_MODE_FILTER) failed with \(said)"
+      if let why = WhatIf.trialFailure(outcome) {
         throw InstallFailed(description: "seccomp profile \(path) cannot be installed here: \(why)")
       }
     }
     return (profile, profile.notes(target: target))
+  }
+
+  static let installing = "seccomp(SECCOMP_SET_MODE_FILTER)"
+  static let installed = "seccomp(SECCOMP_SET_MODE_FILTER) returned 0"
+
+  /// Why the trial install failed, or nil when the filter went in (whatever the filter then
+  /// did to the trial process's write or exit).
+  static func trialFailure(_ outcome: ChildOutcome) -> String? {
+    if outcome.lastStep == installed { return nil }
+    let said = String(decoding: outcome.ending.output, as: UTF8.self)
+    if outcome.lastStep == installing, !said.isEmpty {
+      return "seccomp(SECCOMP_SET_MODE_FILTER) failed with \(said)"
+    }
+    let ending: String
+    switch outcome.ending {
+    case .exited(let code, _): ending = "exited with \(code)"
+    case .signaled(let signal, _): ending = "was killed by \(signalName(signal))"
+    case .trapped: ending = "caught a seccomp trap"
+    case .timedOut(let ms, _): ending = "did not finish within \(ms) ms"
+    }
+    return "the trial process \(ending) without saying whether the filter went in"
   }
 }
 
@@ -217,7 +241,7 @@ enum WhatIf {
 enum Output {
   struct WriteFailed: Error, CustomStringConvertible {
     var errno: Errno
-    var description: String { "cannot write the report to standard output: \(errno)" }
+    var description: String { "cannot write to standard output: \(errno)" }
   }
 
   static func write(_ text: String) throws {
@@ -263,8 +287,13 @@ enum Main {
     } catch {
       let code = CulpritCommand.exitCode(for: error)
       if code == .success {
-        // --help and --version.
-        try? Output.write(CulpritCommand.fullMessage(for: error) + "\n")
+        // --help and --version: a full or closed stdout is culprit's own failure, as for a report.
+        do {
+          try Output.write(CulpritCommand.fullMessage(for: error) + "\n")
+        } catch {
+          Output.error("\(error)")
+          exit(Exit.toolFailure)
+        }
         exit(Exit.clean)
       }
       let message = CulpritCommand.message(for: error)

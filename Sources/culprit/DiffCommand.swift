@@ -21,7 +21,8 @@ struct DiffCommand: ParsableCommand {
 
       EXIT STATUS:
         0  no verdict got worse    1  a verdict got worse
-        2  a report is unreadable, not a culprit report, or of another schema version
+        2  a report is unreadable, not a culprit report, of another schema
+           version, or breaks the contract (the message names the field)
       """)
 
   /// culprit's own --format (text or markdown here), which ArgumentParser parses for the
@@ -46,11 +47,15 @@ struct DiffCommand: ParsableCommand {
     if diff.gotWorse { throw ExitCode(Exit.failedCheck) }
   }
 
+  /// Reads a report: the whole file (at most JSONInput.maxBytes), JSON as Go or Python reads
+  /// it, checked against the published contract (schema/report.schema.json) before any field
+  /// is used. Every refusal is a usage error (exit 2) naming the file and the field.
   func load(_ path: String) throws -> Report {
     let bytes: [UInt8]
-    switch Sys.readFile(path, limit: 64 << 20) {
+    switch JSONInput.read(path) {
     case .success(let b): bytes = b
-    case .failure(let err): throw ValidationError("cannot read \(path): \(err)")
+    case .failure(.unreadable(let err)): throw ValidationError("cannot read \(path): \(err)")
+    case .failure(let err): throw ValidationError("\(path): \(err)")
     }
     let json: JSONValue
     do {
@@ -59,7 +64,7 @@ struct DiffCommand: ParsableCommand {
       throw ValidationError("\(path) is not JSON: \(error)")
     }
     do {
-      return try Report(json: json)
+      return try Report(validating: json)
     } catch {
       throw ValidationError("\(path): \(error)")
     }

@@ -107,9 +107,14 @@ public struct SeccompProfileError: Error, Equatable, CustomStringConvertible {
 extension SeccompProfile {
   /// Parses the JSON text of a profile.
   public static func parse(_ text: String) throws(SeccompProfileError) -> SeccompProfile {
+    try parse(bytes: Array(text.utf8))
+  }
+
+  /// Parses a profile's bytes (a file as read).
+  public static func parse(bytes: [UInt8]) throws(SeccompProfileError) -> SeccompProfile {
     let json: JSONValue
     do {
-      json = try JSONValue.parse(text)
+      json = try JSONValue.parse(bytes: bytes)
     } catch {
       throw SeccompProfileError("", "not valid JSON: \(error.description)")
     }
@@ -117,9 +122,10 @@ extension SeccompProfile {
   }
 
   public static func parse(_ json: JSONValue) throws(SeccompProfileError) -> SeccompProfile {
-    guard case .object(let root) = json else {
+    guard case .object(let rawRoot) = json else {
       throw SeccompProfileError("", "a seccomp profile is a JSON object, found \(json.typeName)")
     }
+    let root = goFields(rawRoot, ["defaultAction", "defaultErrnoRet", "architectures", "archMap", "flags", "syscalls"])
     let defaultText = try string(root["defaultAction"], "defaultAction")
     guard let defaultText, !defaultText.isEmpty else {
       throw SeccompProfileError("defaultAction", "missing: a profile needs a default action")
@@ -137,7 +143,8 @@ extension SeccompProfile {
     var archMap: [ArchMapEntry] = []
     for (index, value) in (try array(root["archMap"], "archMap") ?? []).enumerated() {
       let path = "archMap[\(index)]"
-      guard case .object(let entry) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+      guard case .object(let rawEntry) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+      let entry = goFields(rawEntry, ["architecture", "subArchitectures"])
       guard let arch = try string(entry["architecture"], path + ".architecture") else {
         throw SeccompProfileError(path + ".architecture", "missing")
       }
@@ -175,7 +182,8 @@ extension SeccompProfile {
   }
 
   static func rule(_ value: JSONValue, _ path: String) throws(SeccompProfileError) -> Rule {
-    guard case .object(let object) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    guard case .object(let raw) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    let object = goFields(raw, ["name", "names", "action", "errnoRet", "args", "includes", "excludes"])
     let name = try string(object["name"], path + ".name")
     var names = try strings(object["names"], path + ".names") ?? []
     if let name, !name.isEmpty {
@@ -203,7 +211,8 @@ extension SeccompProfile {
   }
 
   static func argument(_ value: JSONValue, _ path: String) throws(SeccompProfileError) -> Argument {
-    guard case .object(let object) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    guard case .object(let raw) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    let object = goFields(raw, ["index", "value", "valueTwo", "op"])
     guard let index = try unsigned(object["index"], path + ".index") else { throw SeccompProfileError(path + ".index", "missing") }
     guard index < 6 else { throw SeccompProfileError(path + ".index", "\(index) is not an argument index (0 to 5)") }
     guard let opText = try string(object["op"], path + ".op") else { throw SeccompProfileError(path + ".op", "missing") }
@@ -217,7 +226,8 @@ extension SeccompProfile {
 
   static func condition(_ value: JSONValue?, _ path: String) throws(SeccompProfileError) -> Condition {
     guard let value, !value.isNull else { return Condition() }
-    guard case .object(let object) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    guard case .object(let raw) = value else { throw SeccompProfileError(path, "expected an object, found \(value.typeName)") }
+    let object = goFields(raw, ["caps", "arches", "minKernel"])
     var result = Condition()
     result.caps = try strings(object["caps"], path + ".caps") ?? []
     result.arches = try strings(object["arches"], path + ".arches") ?? []
@@ -238,6 +248,34 @@ extension SeccompProfile {
   }
 
   // MARK: Typed access (null counts as absent, as in Go)
+
+  /// An object's keys matched to a Go struct's fields as encoding/json matches them: the exact
+  /// name, else the name folded case-insensitively ("DefaultAction", "NAMES"; Go also folds
+  /// U+017F to s and U+212A to k); when several keys land on one field the last one wins, as
+  /// each assignment in Go overwrites the one before. Other keys keep their names (and are
+  /// ignored, as Go ignores unknown keys).
+  static func goFields(_ object: JSONObject, _ fields: [String]) -> JSONObject {
+    func fold(_ key: String) -> String {
+      String(String.UnicodeScalarView(key.unicodeScalars.map { scalar -> Unicode.Scalar in
+        switch scalar.value {
+        case 0x41...0x5A: return Unicode.Scalar(scalar.value + 0x20)!
+        case 0x17F: return "s"
+        case 0x212A: return "k"
+        default: return scalar
+        }
+      }))
+    }
+    let exact = Set(fields)
+    var folded: [String: String] = [:]
+    for field in fields { folded[fold(field)] = field }
+    guard object.keys.contains(where: { !exact.contains($0) && folded[fold($0)] != nil }) else { return object }
+    var out = JSONObject()
+    for (key, value) in object {
+      let name = exact.contains(key) ? key : folded[fold(key)] ?? key
+      out[name] = value
+    }
+    return out
+  }
 
   static func string(_ value: JSONValue?, _ path: String) throws(SeccompProfileError) -> String? {
     guard let value, !value.isNull else { return nil }
@@ -263,14 +301,21 @@ extension SeccompProfile {
     return out
   }
 
+  /// A `uint`/`uint64` field (errnoRet, index, value, valueTwo) read as Go's encoding/json
+  /// reads it (strconv.ParseUint of the literal): digits only, 0 to 18446744073709551615.
+  /// `1.0`, `1e2`, `1E-400`, `-0` and `-1` are refused, as Docker refuses them.
   static func unsigned(_ value: JSONValue?, _ path: String) throws(SeccompProfileError) -> UInt64? {
     guard let value, !value.isNull else { return nil }
-    switch value {
-    case .int(let i) where i >= 0: return UInt64(i)
-    case .double(let d) where d >= 0 && d < 18_446_744_073_709_551_616.0 && d.rounded() == d: return UInt64(d)
-    case .int, .double: throw SeccompProfileError(path, "expected a number from 0 to 2^64-1")
-    default: throw SeccompProfileError(path, "expected a number, found \(value.typeName)")
+    guard let text = value.numberText else {
+      throw SeccompProfileError(path, "expected a number, found \(value.typeName)")
     }
+    guard let number = value.unsignedLiteral else {
+      let why = value.integerLiteral == nil
+        ? "a fraction or an exponent" : value.integerLiteral!.negative ? "a sign" : "a value above 18446744073709551615"
+      throw SeccompProfileError(
+        path, "\(text) is not an unsigned integer: Docker (Go's encoding/json) refuses \(why) here")
+    }
+    return number
   }
 
   static func errnoValue(_ value: JSONValue?, _ path: String) throws(SeccompProfileError) -> Int? {
@@ -424,20 +469,22 @@ public struct WhatIfProfile: Sendable {
   public var resolved: SeccompProfile.Resolved
   public var program: SeccompProgram
 
-  /// Reads `path`, parses it, decides it for `target` and compiles it. Every problem is a
-  /// SeccompProfileError naming the JSON path; an unreadable file has the empty path.
   /// The runtime that would load it (SeccompRuntime: what it drops, decides and adds).
   public var runtime: SeccompRuntime = .runc
 
+  /// Reads `path`, parses it, decides it for `target` and compiles it. Every problem is a
+  /// SeccompProfileError naming the JSON path; an unreadable or oversized file has the empty
+  /// path. The file is the user's own, so it is read whole from the file system (at most
+  /// JSONInput.maxBytes), whatever `source` the snapshot came from.
   public static func load(_ path: String, source: SystemSource, target: SeccompProfile.Target, runtime: SeccompRuntime = .runc)
     throws(SeccompProfileError) -> WhatIfProfile
   {
-    let text: String
-    switch source.readText(path) {
-    case .success(let value): text = value
-    case .failure(let err): throw SeccompProfileError("", "cannot read the file: \(err.description)")
+    let bytes: [UInt8]
+    switch JSONInput.read(path) {
+    case .success(let value): bytes = value
+    case .failure(let err): throw SeccompProfileError("", err.description)
     }
-    var profile = try SeccompProfile.parse(text)
+    var profile = try SeccompProfile.parse(bytes: bytes)
     if runtime.dropsDefaultErrnoRet, let ret = profile.defaultErrnoRet {
       profile.warnings.append(
         "\(runtime.display) drops defaultErrnoRet (\(ret), \(Errno(rawValue: Int32(ret)).name)), so the default answers EPERM, as it will in that runtime (moby#42604, fixed in Docker Engine 23.0)")

@@ -63,7 +63,12 @@ public struct UserNamespaceState: Sendable {
     }
     let uid = map("/proc/self/uid_map")
     let gid = map("/proc/self/gid_map")
-    let setgroups = source.readLine("/proc/self/setgroups")
+    // The kernel writes "allow" or "deny"; anything else is not a value (found by scripts/fuzz.sh).
+    var setgroups = source.readLine("/proc/self/setgroups")
+    if let text = setgroups, text != "allow", text != "deny" {
+      evidence.append("/proc/self/setgroups holds neither allow nor deny (\(text.prefix(40).debugDescription)).")
+      setgroups = nil
+    }
     let link = source.readLink("/proc/self/ns/user").value
     if let link { evidence.append("/proc/self/ns/user is \(link).") }
     return UserNamespaceState(uidMap: uid, gidMap: gid, setgroups: setgroups, namespaceLink: link, evidence: evidence)

@@ -149,7 +149,7 @@ public struct HostInfo: Equatable, Sendable {
     func s(_ key: String) -> String { json[key]?.stringValue ?? "" }
     self.init(
       kernelRelease: s("kernel"), machine: s("machine"), hostname: s("hostname"), runtime: s("runtime"),
-      libc: s("libc"), uid: UInt32(json["uid"]?.intValue ?? 0), gid: UInt32(json["gid"]?.intValue ?? 0))
+      libc: s("libc"), uid: HostInfo.id(json["uid"]) ?? 0, gid: HostInfo.id(json["gid"]) ?? 0)
   }
 }
 

@@ -195,3 +195,41 @@ extension ReportDiff {
     return out
   }
 }
+
+extension Report {
+  /// Reads a report for `diff`: its schema version first (a report of another version gets
+  /// that said, not a list of unknown fields), then the whole document against the published
+  /// contract, then the model.
+  public init(validating json: JSONValue) throws(ContractError) {
+    if case .object = json, let version = json["schemaVersion"], version != .int(Report.schemaVersion) {
+      throw ContractError("the report has schemaVersion \(JSONSchemaValidator.describe(version)); this culprit reads schemaVersion \(Report.schemaVersion)")
+    }
+    if let violation = ReportSchema.violation(in: json) {
+      throw ContractError("breaks the report contract (schema/report.schema.json) at \(ReportDiff.name(violation.path, in: json)): \(violation.message)")
+    }
+    try self.init(json: json)
+  }
+}
+
+extension HostInfo {
+  /// A report's `host.uid` or `host.gid` as the uid_t it stands for: nil unless it is a whole
+  /// number from 0 to 2^32-1 (so −1, 2^32 or 1e10 never reach a trapping conversion).
+  public static func id(_ value: JSONValue?) -> UInt32? {
+    guard let value else { return nil }
+    if let exact = value.exactInteger, let id = UInt32(exactly: exact) { return id }
+    return nil
+  }
+}
+
+extension ReportDiff {
+  /// A violation's path with the probe's id beside its index: `probes[3] (thread).facts.x`.
+  static func name(_ path: String, in json: JSONValue) -> String {
+    guard path.hasPrefix("probes["), let close = path.firstIndex(of: "]"),
+      let index = Int(path[path.index(path.startIndex, offsetBy: 7)..<close]),
+      let probes = json["probes"]?.arrayValue, probes.indices.contains(index),
+      let id = probes[index]["id"]?.stringValue
+    else { return path.isEmpty ? "the top level" : path }
+    let rest = path[path.index(after: close)...]
+    return "probes[\(index)] (\(id.prefix(40)))\(rest)"
+  }
+}
