@@ -9,6 +9,8 @@
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
+#   curl, strace     real programs `culprit trace` is tested on (and strace -f its benchmark's
+#                    reference)
 #   qemu-system-x86, apparmor, cpio, gcc  scripts/vm-matrix.sh: a VM of Debian's kernel (Yama,
 #                    AppArmor, cgroup v2), apparmor_parser inside it, its initramfs, gt.c
 #   and, downloaded (never installed) into /var/tmp/culprit-vm-matrix: Debian's kernel package
@@ -19,7 +21,8 @@
 set -euo pipefail
 build_packages=(libseccomp-dev file bc util-linux)
 packages=("${build_packages[@]}" iproute2 dnsmasq nftables curl wget runc docker.io debootstrap
-  golang-github-containers-common python3 time qemu-system-x86 apparmor cpio gcc libc6-dev golang-go)
+  golang-github-containers-common python3 time qemu-system-x86 apparmor cpio gcc libc6-dev golang-go
+  strace)
 if [ "${1:-}" = "--build" ]; then
   packages=("${build_packages[@]}")
 fi

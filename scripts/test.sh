@@ -25,6 +25,8 @@ CULPRIT_FUZZ_OPT=-Onone CULPRIT_FUZZ_RUNS=800 scripts/fuzz.sh 0 proc
 
 echo "== dist/culprit in real containers (runc, Docker)"
 scripts/container-matrix.sh
+echo "== culprit trace in real Docker containers"
+scripts/trace-docker.sh
 echo "== the exact seccomp map in real Docker vs culprit profile check"
 scripts/profile-live-check.sh
 echo "== dist/culprit on Debian's kernel in QEMU (cgroup v2, Yama, AppArmor, runc containers)"

@@ -44,6 +44,8 @@ struct CulpritCommand: ParsableCommand {
         culprit --list
         culprit profile check|diff [--runtime <runtime>] [--libc <libc>] <file>...
         culprit diff [--format <format>] <before.json> <after.json>
+        culprit trace [--format <format>] [--output <file>] -- <command> ...
+        culprit trace [--format <format>] [--output <file>] --pid <pid>
       """,
     discussion: """
       Runs a battery of probes and, for each one that fails, names the layer that \
@@ -67,7 +69,7 @@ struct CulpritCommand: ParsableCommand {
                                                   profile cannot be installed
       """,
     version: Culprit.version,
-    subcommands: [DiffCommand.self, ProfileCommand.self]
+    subcommands: [DiffCommand.self, ProfileCommand.self, TraceCommand.self]
   )
 
   @Option(help: "Output format: text, json or markdown.")
@@ -108,6 +110,12 @@ struct CulpritCommand: ParsableCommand {
       "The runtime that loads the profile, for --seccomp-profile (default docker-23) and 'profile' (default runc): docker-20.10, docker-23, podman, runc, crun, containerd.",
       valueName: "runtime"))
   var runtime: SeccompRuntime?
+
+  /// --timeout as `culprit trace` takes it: no bound unless given.
+  var traceTimeout: Double? { timeoutGiven ? timeout : nil }
+
+  /// Whether --timeout was on the command line (trace's default is no bound, the probes' 10 s).
+  var timeoutGiven: Bool { CommandLine.arguments.contains { $0 == "--timeout" || $0.hasPrefix("--timeout=") } }
 
   /// The probe ids of --only, split on commas.
   var selectedIDs: [String] {
@@ -272,6 +280,13 @@ enum Output {
     if let noColor = getenv("NO_COLOR"), noColor.pointee != 0 { return false }
     if let term = getenv("TERM"), String(cString: term) == "dumb" { return false }
     return isatty(1) == 1
+  }
+
+  /// The same rule for another descriptor (the trace report goes to stderr).
+  static func wantsColorOn(_ fd: Int32) -> Bool {
+    if let noColor = getenv("NO_COLOR"), noColor.pointee != 0 { return false }
+    if let term = getenv("TERM"), String(cString: term) == "dumb" { return false }
+    return isatty(fd) == 1
   }
 
   static func error(_ message: String) {

@@ -133,4 +133,6 @@ uint32_t culprit_scmp_arch_arm(void);
 }
 #endif
 
+#include "CCulpritTrace.h"
+
 #endif
