@@ -22,6 +22,7 @@ let package = Package(
       name: "culprit",
       dependencies: [
         "CulpritCore",
+        "CCulprit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -7,9 +7,10 @@
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
+#   strace           holds a probe in a system call while a test signals culprit
 set -euo pipefail
 packages=(libseccomp-dev file util-linux iproute2 dnsmasq runc docker.io debootstrap
-  golang-github-containers-common python3 time)
+  golang-github-containers-common python3 time strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

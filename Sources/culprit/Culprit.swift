@@ -1,4 +1,5 @@
 import ArgumentParser
+import CCulprit
 import CulpritCore
 
 #if canImport(Glibc)
@@ -136,6 +137,11 @@ struct CulpritCommand: ParsableCommand {
         program.install().failure.map { "installing the seccomp profile failed: \($0.description)" }
       }
     }
+    if case .failure(let err) = Sys.lstat("/proc/self") {
+      // Every probe says which of its files it could not read; this says why, once.
+      Output.note(
+        "/proc is not mounted here (/proc/self: \(err.name)), so what culprit reads from /proc is missing from this report; each probe names the files it could not read")
+    }
     let runner = Runner(timeoutMilliseconds: Int(timeout * 1000), options: options, prepareChild: prepareChild)
     let outcome = runner.run(probes, snapshot: snapshot)
     let elapsed = Int((Sys.monotonicNanoseconds() - started) / 1_000_000)
@@ -216,18 +222,44 @@ enum Output {
     return isatty(1) == 1
   }
 
+  static func note(_ message: String) {
+    _ = Sys.writeAll(2, Array("culprit: note: \(message)\n".utf8))
+  }
+
   static func error(_ message: String) {
     _ = Sys.writeAll(2, Array("culprit: error: \(message)\n".utf8))
+  }
+}
+
+/// What the process was started with, read before the Swift runtime could lose it.
+enum Startup {
+  /// argv as glibc handed it to the start-up shim (CCulprit/startup.c), never from
+  /// /proc/self/maps as `CommandLine.arguments` is: nil when it was not handed.
+  static var arguments: [String]? {
+    let argc = culprit_startup_argc()
+    guard argc >= 1, let argv = culprit_startup_argv() else { return nil }
+    var list: [String] = []
+    for index in 0..<Int(argc) {
+      guard let arg = argv[index] else { return nil }
+      list.append(String(cString: arg))
+    }
+    return list
   }
 }
 
 @main
 enum Main {
   static func main() {
-    // A closed stdout must give EPIPE, not kill culprit silently.
+    // A closed stdout must give EPIPE, and output past RLIMIT_FSIZE EFBIG, not kill culprit
+    // silently (SIGPIPE, SIGXFSZ): both end as exit 3 with a message.
     signal(SIGPIPE, SIG_IGN)
+    signal(SIGXFSZ, SIG_IGN)
+    guard let arguments = Startup.arguments else {
+      Output.error("culprit could not read its command-line arguments (the C library handed none to its start-up), so it will not guess what was asked")
+      exit(Exit.toolFailure)
+    }
     do {
-      var command = try CulpritCommand.parseAsRoot()
+      var command = try CulpritCommand.parseAsRoot(Array(arguments.dropFirst()))
       try command.run()
       exit(Exit.clean)
     } catch let code as ExitCode {

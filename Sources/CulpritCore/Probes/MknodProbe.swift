@@ -155,6 +155,9 @@ public struct MknodProbe: Probe {
     }
 
     let directory = chosen.directory
+    // Should culprit be killed now, this child's parent-death signal removes the nodes.
+    Termination.removeOnDeath(directory: directory, names: Kind.allCases.map(\.rawValue))
+    defer { Termination.disarm() }
     var nodes: [Node] = []
     let directoryRemoved: Result<Void, Errno>
     switch Sys.openDirectory(directory) {

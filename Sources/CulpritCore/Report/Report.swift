@@ -145,11 +145,19 @@ public struct HostInfo: Equatable, Sendable {
     ]
   }
 
-  init(json: JSONValue) {
+  init(json: JSONValue) throws(ContractError) {
     func s(_ key: String) -> String { json[key]?.stringValue ?? "" }
+    /// A uid or gid: an integer from 0 to 2^32-1; anything else is refused, never trapped on.
+    func id(_ key: String) throws(ContractError) -> UInt32 {
+      guard let value = json[key] else { return 0 }
+      guard let number = value.intValue.flatMap({ UInt32(exactly: $0) }) else {
+        throw ContractError("host field \"\(key)\" is not a \(key) (an integer from 0 to 4294967295)")
+      }
+      return number
+    }
     self.init(
       kernelRelease: s("kernel"), machine: s("machine"), hostname: s("hostname"), runtime: s("runtime"),
-      libc: s("libc"), uid: UInt32(json["uid"]?.intValue ?? 0), gid: UInt32(json["gid"]?.intValue ?? 0))
+      libc: s("libc"), uid: try id("uid"), gid: try id("gid"))
   }
 }
 
@@ -230,7 +238,7 @@ public struct Report: Equatable, Sendable {
     self.init(
       toolName: json["tool"]?["name"]?.stringValue ?? "culprit",
       toolVersion: json["tool"]?["version"]?.stringValue ?? "",
-      host: HostInfo(json: json["host"] ?? .null),
+      host: try HostInfo(json: json["host"] ?? .null),
       run: RunInfo(
         timeoutSeconds: run?["timeoutSeconds"]?.doubleValue ?? 0,
         only: run?["only"]?.arrayValue?.compactMap(\.stringValue),

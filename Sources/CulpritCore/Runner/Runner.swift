@@ -44,11 +44,16 @@ public struct Runner {
     public var forkError: Errno?
   }
 
+  /// Below this many milliseconds left of the run, a probe not yet started is not started.
+  static let minimumStartMilliseconds = 5
+
   public func run(_ probes: [any Probe], snapshot: Snapshot) -> Outcome {
     let start = Sys.monotonicNanoseconds()
     let runDeadline = start + UInt64(max(1, timeoutMilliseconds - Runner.reserveMilliseconds)) * 1_000_000
     Children.becomeSubreaper()
     Children.culpritPID = getpid()
+    // TERM, INT and HUP end the probe processes and remove what they made before culprit ends.
+    Termination.install()
 
     // Read what the children will need once, here, so they inherit it.
     warm(snapshot, for: probes)
@@ -62,8 +67,11 @@ public struct Runner {
     func launch(_ index: Int) -> Result<(child: Child, context: ProbeContext), Errno> {
       let probe = probes[index]
       guard case .child(let budget) = probe.isolation else { preconditionFailure("not a child probe") }
-      let deadline = min(runDeadline, Sys.monotonicNanoseconds() + UInt64(budget) * 1_000_000)
+      let own = Sys.monotonicNanoseconds() + UInt64(budget) * 1_000_000
+      let deadline = min(runDeadline, own)
       let context = ProbeContext(snapshot: snapshot, options: options, deadline: deadline)
+      context.budgetMilliseconds = budget
+      context.cutByTimeout = own > runDeadline
       let spawned = Children.spawn(deadline: deadline) { channel in
         context.channel = channel
         if let prepareChild, let problem = prepareChild() {
@@ -81,6 +89,16 @@ public struct Runner {
         results[entry.index] = result(of: probe, outcome: outcome, context: entry.context).normalized()
         probe.cleanUp(afterChild: outcome.pid, context: entry.context)
       }
+      if Termination.signal != 0 { Termination.die() }
+    }
+
+    /// The verdict of a probe whose child could not be started.
+    func notStarted(_ index: Int, _ err: Errno) -> ProbeResult {
+      let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
+      if let plumbing = Children.lastSpawnPlumbing {
+        return probes[index].plumbingVerdict(plumbing, snapshot: snapshot, lastStep: nil).normalized()
+      }
+      return probes[index].runWithoutChild(context, forkError: err).normalized()
     }
 
     // First wave: every child probe at once (none where the pids headroom is small). Once a
@@ -94,6 +112,9 @@ public struct Runner {
       }
       switch launch(index) {
       case .success(let started): running.append((index, started.child, started.context))
+      case .failure(let err) where Children.lastSpawnPlumbing != nil:
+        // Not a fork failure: no second wave would do better.
+        results[index] = notStarted(index, err)
       case .failure(let err):
         forkError = err
         waiting.append(index)
@@ -109,29 +130,87 @@ public struct Runner {
     // Second wave, one child at a time as the first wave's processes have gone; a probe whose
     // fork still fails gives its verdict without a child.
     for index in waiting {
+      let now = Sys.monotonicNanoseconds()
+      if now + UInt64(Runner.minimumStartMilliseconds) * 1_000_000 >= runDeadline {
+        results[index] = outOfTime(probes[index], ranMilliseconds: nil, partial: nil).normalized()
+        continue
+      }
       switch launch(index) {
       case .success(let started): finish([(index, started.child, started.context)])
       case .failure(let err):
-        if forkError == nil { forkError = err }
-        let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
-        results[index] = probes[index].runWithoutChild(context, forkError: err).normalized()
+        if forkError == nil && Children.lastSpawnPlumbing == nil { forkError = err }
+        results[index] = notStarted(index, err)
       }
     }
 
     let left = runDeadline + UInt64(Runner.reserveMilliseconds / 2) * 1_000_000
     let now = Sys.monotonicNanoseconds()
     Children.reapOrphans(milliseconds: now >= left ? 0 : Int((left - now) / 1_000_000))
+    // A signal that came while nothing waited (in-process probes) is acted on here.
+    Termination.checkPending()
+    if Termination.signal != 0 { Termination.die() }
+    Termination.uninstall()
     return Outcome(results: results.map { $0! }, forkError: forkError)
+  }
+
+  /// Slack past a probe's deadline within which its ending is still counted as the deadline's.
+  static let deadlineSlackMilliseconds = 25
+
+  /// The verdict of a probe that the user's --timeout cut short: `skipped`, never blocked, since
+  /// nothing was found about the container (`partial` is what the probe had said when cut).
+  func outOfTime(_ probe: any Probe, ranMilliseconds: Int?, partial: ProbeResult?) -> ProbeResult {
+    let seconds = Double(timeoutMilliseconds) / 1000
+    let shown = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    var evidence: [String]
+    if let ranMilliseconds {
+      evidence = [
+        "The probe ran for \(ranMilliseconds) ms, until the end of the time --timeout \(shown) leaves the probes (culprit keeps \(Runner.reserveMilliseconds) ms of it to collect and report), and was stopped before it could finish."
+      ]
+    } else {
+      evidence = ["The probe was not started: --timeout \(shown) had no time left for it."]
+    }
+    if let partial, partial.status != .ok {
+      evidence.append("When stopped it said (\(partial.status.rawValue)): \(partial.summary)")
+    }
+    var facts: JSONObject = ["timeout_seconds": .double(seconds)]
+    if let ranMilliseconds { facts["ran_ms"] = .int(ranMilliseconds) }
+    return probe.verdict(
+      .skipped, "Not finished: this probe needs more than --timeout \(shown) left it",
+      evidence: evidence, hint: "Run again with a larger --timeout (the default is 10 seconds).", facts: facts)
   }
 
   /// A child's result: the probe's own JSON when it exited cleanly with one, otherwise the
   /// probe's interpretation of how the child ended.
+  ///
+  /// Two endings are not the probe's to interpret: a call of culprit's own that failed
+  /// (`plumbingVerdict`), and the user's --timeout running out before the probe could finish
+  /// (`outOfTime`): neither says anything about the container.
   func result(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
+    var parsed: ProbeResult?
     if case .exited(0, let output) = outcome.ending, !output.isEmpty,
-      let json = try? JSONValue.parse(bytes: output), let parsed = try? ProbeResult(json: json)
+      let json = try? JSONValue.parse(bytes: output), let result = try? ProbeResult(json: json)
     {
-      return parsed
+      parsed = result
     }
+    if let plumbing = outcome.plumbing, outcome.plumbingInChild || parsed == nil {
+      return probe.plumbingVerdict(plumbing, snapshot: context.snapshot, lastStep: outcome.lastStep)
+    }
+    if let errno = outcome.recorderErrno, case .signaled(SIGSYS, _) = outcome.ending {
+      return probe.plumbingVerdict(
+        PlumbingFailure(call: "rt_sigaction", errno: errno), snapshot: context.snapshot, lastStep: outcome.lastStep)
+    }
+    if context.cutByTimeout {
+      let ran = outcome.elapsedMilliseconds
+      let allowed = context.budgetMillisecondsUsable
+      if case .timedOut = outcome.ending {
+        return outOfTime(probe, ranMilliseconds: ran, partial: nil)
+      }
+      // It ended at the deadline: what it said then came from a step the deadline cut.
+      if ran + Runner.deadlineSlackMilliseconds >= allowed, parsed.map({ $0.status != .ok && $0.status != .info }) ?? true {
+        return outOfTime(probe, ranMilliseconds: ran, partial: parsed)
+      }
+    }
+    if let parsed { return parsed }
     return probe.interpret(outcome, context: context)
   }
 
