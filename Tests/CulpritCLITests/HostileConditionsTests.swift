@@ -122,11 +122,13 @@ import Testing
           #expect(summary.contains("needs more than --timeout \(timeout) left it"), "\(summary)")
         }
       }
-      if timeout == "0.05" {
-        for id in Self.childProbes {
-          #expect(probes[id]?["status"] as? String == "skipped", "\(id): \(probes[id] ?? [:])")
-        }
+      // What finished within the time gives its verdict; what did not is skipped, and the
+      // getaddrinfo probe, with 50 names, cannot finish.
+      for id in Self.childProbes {
+        let status = probes[id]?["status"] as? String
+        #expect(status == "ok" || status == "skipped" || (id == "getaddrinfo" && status == "degraded"), "\(id): \(probes[id] ?? [:])")
       }
+      #expect(probes["getaddrinfo"]?["status"] as? String == "skipped")
       #expect(result.seconds < 3, "--timeout \(timeout) took \(result.seconds) s")
     }
   }

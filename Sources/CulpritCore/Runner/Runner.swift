@@ -96,7 +96,8 @@ public struct Runner {
     func notStarted(_ index: Int, _ err: Errno) -> ProbeResult {
       let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
       if let plumbing = Children.lastSpawnPlumbing {
-        return probes[index].plumbingVerdict(plumbing, snapshot: snapshot, lastStep: nil).normalized()
+        return withFactsOf(probes[index], probes[index].plumbingVerdict(plumbing, snapshot: snapshot, lastStep: nil), context)
+          .normalized()
       }
       return probes[index].runWithoutChild(context, forkError: err).normalized()
     }
@@ -132,7 +133,9 @@ public struct Runner {
     for index in waiting {
       let now = Sys.monotonicNanoseconds()
       if now + UInt64(Runner.minimumStartMilliseconds) * 1_000_000 >= runDeadline {
-        results[index] = outOfTime(probes[index], ranMilliseconds: nil, partial: nil).normalized()
+        let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
+        results[index] = withFactsOf(probes[index], outOfTime(probes[index], ranMilliseconds: nil, partial: nil), context)
+          .normalized()
         continue
       }
       switch launch(index) {
@@ -186,6 +189,24 @@ public struct Runner {
   /// (`plumbingVerdict`), and the user's --timeout running out before the probe could finish
   /// (`outOfTime`): neither says anything about the container.
   func result(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
+    let verdict = ownResult(of: probe, outcome: outcome, context: context)
+    return verdict.facts["culprit_call"] != nil || verdict.facts["timeout_seconds"] != nil
+      ? withFactsOf(probe, verdict, context) : verdict
+  }
+
+  /// `verdict` with the facts every result of `probe` carries (its facts when it could not
+  /// run at all, from `runWithoutChild`), so that the report keeps its published shape; no
+  /// fork failed, so there is no `fork_errno`.
+  func withFactsOf(_ probe: any Probe, _ verdict: ProbeResult, _ context: ProbeContext) -> ProbeResult {
+    var facts = probe.runWithoutChild(context, forkError: .notPermitted).facts
+    facts["fork_errno"] = nil
+    for (key, value) in verdict.facts { facts[key] = value }
+    var result = verdict
+    result.facts = facts
+    return result
+  }
+
+  func ownResult(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
     var parsed: ProbeResult?
     if case .exited(0, let output) = outcome.ending, !output.isEmpty,
       let json = try? JSONValue.parse(bytes: output), let result = try? ProbeResult(json: json)
