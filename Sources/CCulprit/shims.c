@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #if defined(__GLIBC__)
 #include <gnu/libc-version.h>
@@ -139,6 +140,15 @@ culprit_shared_page *culprit_shared_page_create(size_t output_capacity) {
 
 void culprit_shared_page_destroy(culprit_shared_page *page) {
   munmap(page, sizeof(culprit_shared_page) + page->output_capacity);
+}
+
+int culprit_child_has_ended(pid_t pid) {
+  siginfo_t info;
+  memset(&info, 0, sizeof(info));
+  if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    return -errno;
+  }
+  return info.si_pid != 0 ? 1 : 0;
 }
 
 unsigned char *culprit_shared_page_output(culprit_shared_page *page) {

@@ -25,6 +25,10 @@
 //       Runs the probe runner on synthetic probes and prints the report as JSON. CASE: ok,
 //       inprocess, hang (a 5 s budget), hang-short (800 ms), kill, trap, crash, garbage,
 //       grandchild, hold, fork.
+//
+//   culprit-testkit oracle CALL...
+//       Asks the seccomp oracle what the filters this process runs under do with each CALL
+//       (a syscall name or number, optionally :ARG0,ARG1,...) and prints one line per call.
 
 import CCulprit
 import CulpritCore
@@ -39,12 +43,13 @@ func fail(_ message: String) -> Never {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-guard let command = arguments.first else { fail("usage: culprit-testkit jail|capture|runner ...") }
+guard let command = arguments.first else { fail("usage: culprit-testkit jail|capture|runner|oracle ...") }
 arguments.removeFirst()
 
 switch command {
 case "jail": Jail.run(arguments)
 case "capture": Capture.run(arguments)
 case "runner": RunnerDemo.run(arguments)
+case "oracle": OracleDemo.run(arguments)
 default: fail("unknown command \(command)")
 }

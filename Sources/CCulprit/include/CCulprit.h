@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <seccomp.h>
+#include "CCulpritOracle.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,6 +112,9 @@ typedef struct culprit_shared_page {
 /// low RLIMIT_NOFILE cannot stop a probe from reporting. NULL with errno on failure.
 culprit_shared_page *_Nullable culprit_shared_page_create(size_t output_capacity);
 void culprit_shared_page_destroy(culprit_shared_page *_Nonnull page);
+/// Whether child `pid` has ended, without reaping it: waitid(P_PID, WEXITED | WNOHANG |
+/// WNOWAIT), whose siginfo_t Swift cannot read portably. 1 ended, 0 running, -errno on failure.
+int culprit_child_has_ended(pid_t pid);
 /// The output area of a shared page.
 unsigned char *_Nonnull culprit_shared_page_output(culprit_shared_page *_Nonnull page);
 

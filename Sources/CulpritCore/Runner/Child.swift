@@ -112,6 +112,14 @@ public final class Child {
     culprit_shared_page_destroy(channel.page)
   }
 
+  /// Whether the child has ended (or delivered its result, which it does last), without
+  /// reaping it: for loops that wait on something else until the child is gone. A child that
+  /// cannot be waited for (wait4 refused) counts as ended once it delivered.
+  public var hasEnded: Bool {
+    if outcome != nil || outputDone { return true }
+    return culprit_child_has_ended(pid) != 0
+  }
+
   /// Whether the child has put its whole result on the shared page.
   var outputDone: Bool { channel.page.pointee.output_done != 0 }
 
