@@ -67,6 +67,48 @@ import Testing
     }
   }
 
+  /// Calls that fail inside glibc, where culprit cannot see them (a futex abort, a file the
+  /// resolver could not read): the seccomp oracle names them, asked without executing them.
+  @Test(arguments: [("futex", ["thread", "getaddrinfo"]), ("lseek", ["getaddrinfo"])])
+  func theOracleNamesACallThatFailsInsideGlibc(call: String, affected: [String]) throws {
+    let result = try culprit(
+      ["--format", "json"], jail: ["--seccomp-rule", "\(call)=errno:EPERM"], environment: Self.environment, limit: 40)
+    #expect(result.status == 0, "exit \(result.status): \(result.stderr)")
+    let probes = try probes(result)
+    for id in affected {
+      let probe = try #require(probes[id])
+      #expect(probe["status"] as? String == "skipped", "\(id): \(probe)")
+      #expect((probe["summary"] as? String)?.hasPrefix("culprit could not run this probe: seccomp refuses `\(call)`") == true, "\(id): \(probe)")
+      let facts = try #require(probe["facts"] as? [String: Any])
+      #expect(facts["oracle_answer"] as? String == "EPERM", "\(id): \(facts)")
+    }
+    for id in ["ptrace-attach", "mknod", "syscalls"] {
+      #expect(probes[id]?["status"] as? String == "ok", "\(id): \(probes[id] ?? [:])")
+    }
+  }
+
+  /// A KILL or TRAP on a call of culprit's own ends the probe process before it can say
+  /// anything: the step it was in says whose call it was.
+  @Test(arguments: ["kill", "trap"])
+  func aKilledCallOfCulpritsOwnIsNotTheProbes(action: String) throws {
+    let result = try culprit(["--format", "json"], jail: ["--seccomp-rule", "getppid=\(action)"], environment: Self.environment)
+    let probes = try probes(result)
+    for id in Self.childProbes {
+      let probe = try #require(probes[id])
+      #expect(probe["status"] as? String == "skipped", "\(id): \(probe)")
+      #expect((probe["summary"] as? String)?.hasPrefix("culprit could not run this probe: seccomp refuses `getppid`") == true, "\(id): \(probe)")
+    }
+    #expect(result.status == 0)
+  }
+
+  /// newfstatat is how glibc's fstat reaches the kernel; a dynamic loader cannot start without it.
+  @Test(.enabled(if: culpritIsStatic)) func withoutNewfstatatGetaddrinfoSaysWhoseCallItIs() throws {
+    let result = try culprit(["--format", "json"], jail: ["--seccomp-rule", "newfstatat=errno:EPERM"], environment: Self.environment)
+    let probe = try #require(try probes(result)["getaddrinfo"])
+    #expect((probe["summary"] as? String)?.hasPrefix("culprit could not run this probe: seccomp refuses `newfstatat`") == true, "\(probe)")
+    #expect(probe["layer"] == nil || probe["layer"] is NSNull)
+  }
+
   /// Without mmap culprit cannot share a page with a probe process; only the static binary
   /// starts at all then (a dynamic loader maps its libraries).
   @Test(.enabled(if: culpritIsStatic)) func withoutMmapTheProbesSaySo() throws {

@@ -233,13 +233,17 @@ public enum Children {
       if Plumbing.probePage == nil { Plumbing.probePage = page }
       _ = setpgid(0, 0)
       _ = Sys.prctl(prSetPdeathsig, UInt(SIGKILL))
+      // culprit's own steps: a process a filter kills in one of them is culprit's failure.
+      channel.step(Plumbing.stepPrefix + "getppid")
       let ppid = getppid()
       if ppid < 0 {
         Plumbing.record("getppid", Errno(rawValue: -ppid))
         Sys.exitImmediately(plumbingExitCode)
       }
       if ppid != parent { Sys.exitImmediately(1) }
+      channel.step(Plumbing.stepPrefix + "rt_sigaction")
       if culprit_install_sigsys_recorder(page, trapExitCode) != 0 { page.pointee.recorder_errno = Errno.current.rawValue }
+      page.pointee.step_length = 0
       let output = body(channel)
       deliver(output, on: page)
       Sys.exitImmediately(0)

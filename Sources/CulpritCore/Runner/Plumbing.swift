@@ -14,10 +14,13 @@ public struct PlumbingFailure: Equatable, Sendable {
   /// The system call's name ("wait4").
   public var call: String
   public var errno: Errno
+  /// Set when the call did not return but ended the process: "SIGSYS" (a seccomp KILL or TRAP).
+  public var killedBy: String?
 
-  public init(call: String, errno: Errno) {
+  public init(call: String, errno: Errno, killedBy: String? = nil) {
     self.call = call
     self.errno = errno
+    self.killedBy = killedBy
   }
 
   /// What culprit needs the call for, as the end of "which culprit needs to …".
@@ -37,8 +40,14 @@ public enum Plumbing {
     "kill": "end its probe processes at their deadline",
     "rt_sigaction": "catch a seccomp TRAP in its probe processes",
     "pipe2": "hear back from a probe's helper process",
-    "futex": "wait for the thread it starts",
+    "futex": "wait for the threads it starts (glibc's pthread_join and locks)",
+    "newfstatat": "read its files (glibc's fstat and getaddrinfo's check of /etc/resolv.conf)",
+    "lseek": "read its files (glibc's stdio, as getaddrinfo uses it for /etc/hosts)",
   ]
+
+  /// Prefix of the steps a probe child announces while it runs culprit's own calls, before
+  /// the probe's (`Children.spawn`).
+  static let stepPrefix = "culprit's own "
 
   /// The probe's page, in a probe child and the children it forks (inherited across fork).
   nonisolated(unsafe) static var probePage: UnsafeMutablePointer<culprit_shared_page>?
@@ -75,13 +84,25 @@ extension Probe {
   /// `skipped`, no layer, saying which call, its errno and what culprit needs it for. Where a
   /// seccomp filter is installed and the errno is one a filter gives, the filter is named as
   /// what refused culprit's call, never as a finding about the container's workload.
-  public func plumbingVerdict(_ failure: PlumbingFailure, snapshot: Snapshot, lastStep: String?) -> ProbeResult {
+  ///
+  /// `oracle` is the filter's answer to the call, asked without executing it (`PlumbingCheck`).
+  public func plumbingVerdict(
+    _ failure: PlumbingFailure, snapshot: Snapshot, lastStep: String?, oracle: String? = nil
+  ) -> ProbeResult {
     let call = "`\(failure.call)`"
     let filtered = snapshot.seccomp.mode == .filter
     let limit = failure.errno == Errno(rawValue: EMFILE) ? snapshot.source.rlimit(.nofile).value : nil
     let summary: String
     var evidence: [String] = []
-    if let limit {
+    if let signal = failure.killedBy {
+      summary = "culprit could not run this probe: seccomp refuses \(call), which culprit needs to \(failure.purpose)"
+      evidence.append(
+        "The probe's process was ended by \(signal) in \(failure.call), one of culprit's own calls made before the probe's: a seccomp filter's KILL or TRAP action.")
+    } else if let oracle {
+      summary = "culprit could not run this probe: seccomp refuses \(call), which culprit needs to \(failure.purpose)"
+      evidence.append(
+        "Asked without executing it (a SECCOMP_RET_USER_NOTIF listener of culprit's own, which the filters already installed outrank), the seccomp filter answers \(failure.call) with \(oracle).")
+    } else if let limit {
       summary = "culprit could not run this probe: \(call) failed with EMFILE, since RLIMIT_NOFILE (\(ProcessLimits.describe(limit.soft))) leaves culprit no descriptor, which it needs to \(failure.purpose)"
     } else if filtered && [Errno.notPermitted, .noFunction, .permissionDenied].contains(failure.errno) {
       summary = "culprit could not run this probe: seccomp refuses \(call), which culprit needs to \(failure.purpose)"
@@ -93,12 +114,13 @@ extension Probe {
     evidence.insert(
       "\(failure.call) is one of culprit's own calls, not one this probe tests; the probe's verdict would have been about culprit, so none is given.",
       at: 0)
-    if let lastStep { evidence.append("The probe's last step was \(lastStep).") }
+    if let lastStep, !lastStep.hasPrefix(Plumbing.stepPrefix) { evidence.append("The probe's last step was \(lastStep).") }
     return verdict(
       .skipped, summary, evidence: evidence,
       hint: "Other probes that do not need \(failure.call) still give their verdicts. A program that needs \(failure.call) fails here the same way.",
       facts: [
         "culprit_call": .string(failure.call), "culprit_errno": .string(failure.errno.name),
+        "oracle_answer": .from(oracle),
         "last_step": .from(lastStep),
       ])
   }

@@ -54,6 +54,9 @@ public struct Runner {
     Children.culpritPID = getpid()
     // TERM, INT and HUP end the probe processes and remove what they made before culprit ends.
     Termination.install()
+    // Under a seccomp filter: which of culprit's own calls it refuses (a few ms, nothing run).
+    let plumbingCheck = probes.contains(where: { $0.isolation != .inProcess })
+      ? PlumbingCheck.run(snapshot: snapshot, deadline: min(runDeadline, start + 500_000_000)) : PlumbingCheck()
 
     // Read what the children will need once, here, so they inherit it.
     warm(snapshot, for: probes)
@@ -86,7 +89,8 @@ public struct Runner {
       let outcomes = Children.collect(entries.map(\.child))
       for (entry, outcome) in zip(entries, outcomes) {
         let probe = probes[entry.index]
-        results[entry.index] = result(of: probe, outcome: outcome, context: entry.context).normalized()
+        results[entry.index] = result(of: probe, outcome: outcome, context: entry.context, check: plumbingCheck)
+          .normalized()
         probe.cleanUp(afterChild: outcome.pid, context: entry.context)
       }
       if Termination.signal != 0 { Termination.die() }
@@ -96,8 +100,10 @@ public struct Runner {
     func notStarted(_ index: Int, _ err: Errno) -> ProbeResult {
       let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
       if let plumbing = Children.lastSpawnPlumbing {
-        return withFactsOf(probes[index], probes[index].plumbingVerdict(plumbing, snapshot: snapshot, lastStep: nil), context)
-          .normalized()
+        let answer = plumbingCheck.refused.first { $0.failure.call == plumbing.call }?.answer
+        return withFactsOf(
+          probes[index], probes[index].plumbingVerdict(plumbing, snapshot: snapshot, lastStep: nil, oracle: answer), context
+        ).normalized()
       }
       return probes[index].runWithoutChild(context, forkError: err).normalized()
     }
@@ -188,8 +194,8 @@ public struct Runner {
   /// Two endings are not the probe's to interpret: a call of culprit's own that failed
   /// (`plumbingVerdict`), and the user's --timeout running out before the probe could finish
   /// (`outOfTime`): neither says anything about the container.
-  func result(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
-    let verdict = ownResult(of: probe, outcome: outcome, context: context)
+  func result(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext, check: PlumbingCheck = PlumbingCheck()) -> ProbeResult {
+    let verdict = ownResult(of: probe, outcome: outcome, context: context, check: check)
     return verdict.facts["culprit_call"] != nil || verdict.facts["timeout_seconds"] != nil
       ? withFactsOf(probe, verdict, context) : verdict
   }
@@ -206,7 +212,7 @@ public struct Runner {
     return result
   }
 
-  func ownResult(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
+  func ownResult(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext, check: PlumbingCheck) -> ProbeResult {
     var parsed: ProbeResult?
     if case .exited(0, let output) = outcome.ending, !output.isEmpty,
       let json = try? JSONValue.parse(bytes: output), let result = try? ProbeResult(json: json)
@@ -214,7 +220,30 @@ public struct Runner {
       parsed = result
     }
     if let plumbing = outcome.plumbing, outcome.plumbingInChild || parsed == nil {
-      return probe.plumbingVerdict(plumbing, snapshot: context.snapshot, lastStep: outcome.lastStep)
+      let answer = check.refused.first { $0.failure.call == plumbing.call }?.answer
+      return probe.plumbingVerdict(plumbing, snapshot: context.snapshot, lastStep: outcome.lastStep, oracle: answer)
+    }
+    // A call this probe needs is refused (the oracle says so): a probe that did not succeed
+    // failed because of it, whatever it concluded. A probe that succeeded keeps its verdict.
+    var diedOfSIGSYS = false
+    switch outcome.ending {
+    case .signaled(SIGSYS, _), .trapped: diedOfSIGSYS = true
+    default: break
+    }
+    if parsed == nil, let step = outcome.lastStep, step.hasPrefix(Plumbing.stepPrefix) {
+      // The child ended in a call of culprit's own, before the probe began.
+      let call = String(step.dropFirst(Plumbing.stepPrefix.count))
+      let failure = PlumbingFailure(call: call, errno: .notPermitted, killedBy: diedOfSIGSYS ? "SIGSYS" : nil)
+      if diedOfSIGSYS || outcome.plumbing == nil {
+        let answer = check.refused.first { $0.failure.call == call }?.answer
+        return probe.plumbingVerdict(failure, snapshot: context.snapshot, lastStep: nil, oracle: answer)
+      }
+    }
+    if let refusal = check.refusal(for: probe.id, diedOfSIGSYS: diedOfSIGSYS && parsed == nil),
+      parsed.map({ $0.status != .ok && $0.status != .info }) ?? true
+    {
+      return probe.plumbingVerdict(
+        refusal.failure, snapshot: context.snapshot, lastStep: outcome.lastStep, oracle: refusal.answer)
     }
     if let errno = outcome.recorderErrno, case .signaled(SIGSYS, _) = outcome.ending {
       return probe.plumbingVerdict(
