@@ -164,13 +164,16 @@ import Testing
           #expect(summary.contains("needs more than --timeout \(timeout) left it"), "\(summary)")
         }
       }
-      // What finished within the time gives its verdict; what did not is skipped, and the
-      // getaddrinfo probe, with 50 names, cannot finish.
+      // What finished within the time gives its verdict (getaddrinfo: degraded, no network
+      // here); what did not is skipped.
       for id in Self.childProbes {
         let status = probes[id]?["status"] as? String
         #expect(status == "ok" || status == "skipped" || (id == "getaddrinfo" && status == "degraded"), "\(id): \(probes[id] ?? [:])")
       }
-      #expect(probes["getaddrinfo"]?["status"] as? String == "skipped")
+      if timeout == "0.05" {
+        // 1 ms for the probes: the sweep of 38 calls and 50 lookups cannot finish.
+        #expect(probes["getaddrinfo"]?["status"] as? String == "skipped")
+      }
       #expect(result.seconds < 3, "--timeout \(timeout) took \(result.seconds) s")
     }
   }
