@@ -26,6 +26,11 @@ int culprit_startup_exe_errno(void);
 /// The soft RLIMIT_STACK culprit was started with when it was below what culprit needs (and was
 /// raised), 0 when it was large enough.
 unsigned long culprit_startup_stack_limit(void);
+/// Forks a canary that makes each call culprit's own process makes during a run (queries and
+/// no-ops). Returns the index of the call a seccomp filter killed it in, or -1 when none did
+/// (or the canary could not be run); `culprit_own_call_name` names it.
+int culprit_check_own_calls(void);
+const char *_Nonnull culprit_own_call_name(int index);
 
 // MARK: Raw system calls
 

@@ -40,6 +40,10 @@ public enum Plumbing {
     "kill": "end its probe processes at their deadline",
     "rt_sigaction": "catch a seccomp TRAP in its probe processes",
     "pipe2": "hear back from a probe's helper process",
+    "ppoll": "wait for its probe processes with a deadline",
+    "rt_sigprocmask": "block signals outside its waits",
+    "prctl": "reap the orphans of its probe processes",
+    "setpgid": "give each probe process a process group",
     "futex": "wait for the threads it starts (glibc's pthread_join and locks)",
     "newfstatat": "read its files (glibc's fstat and getaddrinfo's check of /etc/resolv.conf)",
     "lseek": "read its files (glibc's stdio, as getaddrinfo uses it for /etc/hosts)",
@@ -97,7 +101,7 @@ extension Probe {
     if let signal = failure.killedBy {
       summary = "culprit could not run this probe: seccomp refuses \(call), which culprit needs to \(failure.purpose)"
       evidence.append(
-        "The probe's process was ended by \(signal) in \(failure.call), one of culprit's own calls made before the probe's: a seccomp filter's KILL or TRAP action.")
+        "A process of culprit's was ended by \(signal) in \(failure.call), one of culprit's own calls, before this probe began: a seccomp filter's KILL or TRAP action.")
     } else if let oracle {
       summary = "culprit could not run this probe: seccomp refuses \(call), which culprit needs to \(failure.purpose)"
       evidence.append(

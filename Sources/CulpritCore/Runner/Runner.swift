@@ -32,6 +32,14 @@ public struct Runner {
   /// sweep's child; the thread probe's thread).
   public static let parallelHeadroom = 32
 
+  /// A call only the runner's plumbing needs (wait4, kill, ppoll, …) that a seccomp filter
+  /// kills in culprit's own process, found by culprit's start-up canary: the child probes are
+  /// then not started (the runner would die of SIGSYS), only the in-process probes run.
+  public var ownCallKilled: String?
+
+  /// The calls of `ownCallKilled` that only running child probes needs.
+  public static let runnerOnlyCalls: Set<String> = ["rt_sigaction", "rt_sigprocmask", "kill", "wait4", "ppoll", "prctl", "setpgid"]
+
   public init(timeoutMilliseconds: Int, options: ProbeOptions = ProbeOptions(), prepareChild: (() -> String?)? = nil) {
     self.timeoutMilliseconds = timeoutMilliseconds
     self.options = options
@@ -50,6 +58,15 @@ public struct Runner {
   public func run(_ probes: [any Probe], snapshot: Snapshot) -> Outcome {
     let start = Sys.monotonicNanoseconds()
     let runDeadline = start + UInt64(max(1, timeoutMilliseconds - Runner.reserveMilliseconds)) * 1_000_000
+    if let ownCallKilled {
+      return Outcome(
+        results: probes.map { probe in
+          let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
+          guard probe.isolation != .inProcess else { return probe.run(context).normalized() }
+          let failure = PlumbingFailure(call: ownCallKilled, errno: .notPermitted, killedBy: "SIGSYS")
+          return withFactsOf(probe, probe.plumbingVerdict(failure, snapshot: snapshot, lastStep: nil), context).normalized()
+        }, forkError: nil)
+    }
     Children.becomeSubreaper()
     Children.culpritPID = getpid()
     // TERM, INT and HUP end the probe processes and remove what they made before culprit ends.
