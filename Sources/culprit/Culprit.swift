@@ -137,6 +137,11 @@ struct CulpritCommand: ParsableCommand {
         program.install().failure.map { "installing the seccomp profile failed: \($0.description)" }
       }
     }
+    let startStack = culprit_startup_stack_limit()
+    if startStack > 0, let now = Sys.rlimit(RLimitResource.stack.rawValue).value?.soft {
+      Output.note(
+        "the stack limit (ulimit -s) was \(startStack / 1024) KiB; culprit raised its soft limit to \(now / 1024) KiB, since the Swift runtime needs more than 64 KiB, and its probe processes (the thread probe's threads too) run with that")
+    }
     if case .failure(let err) = Sys.lstat("/proc/self") {
       // Every probe says which of its files it could not read; this says why, once.
       Output.note(

@@ -272,6 +272,7 @@ import Testing
     #expect(version.status == 0, "ulimit -s \(kib): exit \(version.status) \(version.stderr)")
     let full = try run(["/usr/bin/prlimit", "--stack=\(kib * 1024):unlimited", "/usr/bin/unshare", "-n", Binaries.culprit, "--format", "json"])
     #expect(full.status == 0 || full.status == 1, "ulimit -s \(kib): exit \(full.status) \(full.stderr)")
+    #expect(full.stderr.contains("the stack limit (ulimit -s) was \(kib) KiB; culprit raised its soft limit to 1024 KiB"), "\(full.stderr)")
     // Where the hard limit allows no more, culprit says so instead of crashing.
     let hard = try run(["/usr/bin/prlimit", "--stack=\(kib * 1024)", Binaries.culprit, "--version"])
     #expect(hard.status == 3, "hard ulimit -s \(kib): exit \(hard.status)")
