@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -195,14 +196,29 @@ int culprit_check_own_calls(void) {
     *step = 24;
     _exit(0);
   }
-  // waitid, not wait4: wait4 is one of the calls the canary checks.
+  // waitid, not wait4: wait4 is one of the calls the canary checks. Bounded (1 s): a call
+  // held by an outer USER_NOTIF agent that never answers must not hang culprit before its
+  // --timeout even starts; such a canary is killed and nothing is concluded.
   siginfo_t info;
   memset(&info, 0, sizeof(info));
-  while (waitid(P_PID, (id_t)pid, &info, WEXITED) < 0) {
-    if (errno != EINTR) {
+  struct timespec pause = {0, 1000000};
+  for (int waited = 0;; waited++) {
+    int rc = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG);
+    if (rc == 0 && info.si_pid != 0) {
+      break;
+    }
+    if (rc < 0 && errno != EINTR) {
       munmap((void *)step, 4096);
       return -1;
     }
+    if (waited >= 1000) {
+      kill(pid, SIGKILL);
+      while (waitid(P_PID, (id_t)pid, &info, WEXITED) < 0 && errno == EINTR) {
+      }
+      munmap((void *)step, 4096);
+      return -1;
+    }
+    nanosleep(&pause, NULL);
   }
   int reached = *step;
   munmap((void *)step, 4096);
