@@ -7,10 +7,14 @@
 #   runc, docker.io  real containers for the container tests
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
+#   qemu-system-x86, apparmor, cpio, gcc  scripts/vm-matrix.sh: a VM of Debian's kernel (Yama,
+#                    AppArmor, cgroup v2), apparmor_parser inside it, its initramfs, gt.c
+#   and, downloaded (never installed) into /var/tmp/culprit-vm-matrix: Debian's kernel package
+#   (the one linux-image-amd64 depends on) and busybox-static, the VM's kernel and shell
 #   strace           holds a probe in a system call while a test signals culprit
 set -euo pipefail
 packages=(libseccomp-dev file util-linux iproute2 dnsmasq runc docker.io debootstrap
-  golang-github-containers-common python3 time strace)
+  golang-github-containers-common python3 time qemu-system-x86 apparmor cpio gcc libc6-dev bc strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,6 +28,14 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet dnsmasq 2>/dev/null; then
   systemctl stop dnsmasq || true
 fi
+# The VM's kernel and busybox for scripts/vm-matrix.sh, fetched once.
+vm_cache=${CULPRIT_VM_WORK:-/var/tmp/culprit-vm-matrix}
+mkdir -p "$vm_cache"
+apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update -q
+kernel_package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+for package in "$kernel_package" busybox-static; do
+  ls "$vm_cache/$package"_*.deb >/dev/null 2>&1 || (cd "$vm_cache" && apt-get download -q "$package")
+done
 python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 command -v swift >/dev/null || { echo "bootstrap: swift (6.x) is not on PATH" >&2; exit 1; }

@@ -21,6 +21,11 @@
 //       variables the runtime reader uses (container, KUBERNETES_SERVICE_*) and HOSTNAME, HOME,
 //       PATH, TERM.
 //
+//   culprit-testkit observe PROBE[,PROBE...]
+//       Runs action probes (thread, ptrace-attach, mknod) through the runner and prints each
+//       verdict with facts.observations and facts.snapshot_facts: what the child saw and what
+//       it was judged with (the fixtures of Tests/CulpritCoreTests/Fixtures/vm-matrix).
+//
 //   culprit-testkit runner [--timeout MS] CASE...
 //       Runs the probe runner on synthetic probes and prints the report as JSON. CASE: ok,
 //       inprocess, hang (a 5 s budget), hang-short (800 ms), kill, trap, crash, garbage,
@@ -43,13 +48,14 @@ func fail(_ message: String) -> Never {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-guard let command = arguments.first else { fail("usage: culprit-testkit jail|capture|runner|oracle ...") }
+guard let command = arguments.first else { fail("usage: culprit-testkit jail|capture|observe|runner|oracle ...") }
 arguments.removeFirst()
 
 switch command {
 case "jail": Jail.run(arguments)
 case "capture": Capture.run(arguments)
 case "runner": RunnerDemo.run(arguments)
+case "observe": Observe.run(arguments)
 case "oracle": OracleDemo.run(arguments)
 default: fail("unknown command \(command)")
 }

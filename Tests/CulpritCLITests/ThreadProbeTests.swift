@@ -61,12 +61,17 @@ import Testing
     #expect((try result.json()["run"] as? [String: Any])?["forkWorked"] as? Bool == false)
   }
 
-  @Test func pidsLimitTwoLeavesNoRoomForTheThread() throws {
+  /// culprit's own two tasks fill pids.max 2, so its probe thread gets EAGAIN; the verdict is
+  /// about a program running alone, which can still start one thread (issue 8, defect 6).
+  @Test func pidsLimitTwoIsAboutTheProgramNotCulpritsOverhead() throws {
     let cgroup = try TestCgroup(controller: "pids")
     try cgroup.write("pids.max", "2")
     let (_, probe) = try thread(jail: ["--cgroup", cgroup.path])
-    #expect(probe["status"] as? String == "blocked")
+    #expect(probe["status"] as? String == "degraded")
     #expect(probe["layer"] as? String == "cgroup-pids")
+    #expect(probe.fact("room_for_lone_program") as? Int == 1)
+    #expect(probe.fact("image_affected") as? Bool == false)
+    #expect((probe["summary"] as? String)?.hasPrefix("Threads start, but only one at a time") == true)
     #expect(probe.fact("pthread_create", "error") as? String == "EAGAIN")
     let before = try #require(probe.fact("pids", "events_max_before") as? Int)
     let after = try #require(probe.fact("pids", "events_max_after") as? Int)
@@ -88,6 +93,7 @@ import Testing
     #expect(probe.fact("fork_errno") as? String == "EAGAIN")
     #expect((probe["evidence"] as? [String])?.contains { $0.contains("pids.current is 1 of pids.max 1") } == true)
     #expect((probe["evidence"] as? [String])?.contains { $0.contains("are culprit's own") && $0.contains("no room for another task either") } == true)
+    #expect(probe.fact("room_for_lone_program") as? Int == 0)
     #expect((try result.json()["run"] as? [String: Any])?["forkWorked"] as? Bool == false)
   }
 

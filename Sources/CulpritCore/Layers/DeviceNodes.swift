@@ -68,7 +68,7 @@ public enum DeviceNodeAccess {
     public var cgroupVersion: CgroupState.Version?
     /// The mount holding the directory.
     public var mount: Mount?
-    /// "AppArmor profile docker-default", when an LSM confines the process.
+    /// "AppArmor profile docker-default (enforce)", when an enforcing LSM confines the process.
     public var confinement: String?
 
     public init(
@@ -130,9 +130,23 @@ public enum DeviceNodeAccess {
       if !allowed {
         return Blame(layer: .cgroupDevices, reason: "the devices cgroup's devices.list grants no 'm' (mknod) access to \(kind) \(device)")
       }
+      if let confinement = s.confinement {
+        return Blame(
+          layer: .lsm,
+          reason: "devices.list grants 'm' to \(kind) \(device) and CAP_MKNOD is effective, yet mknodat answered EPERM: \(confinement) refuses it (AppArmor mediates capabilities: `deny capability mknod,` fails the CAP_MKNOD check with EPERM)")
+      }
       return Blame(
         layer: .unknown,
         reason: "devices.list grants 'm' to \(kind) \(device) and CAP_MKNOD is effective, yet mknodat answered EPERM: a security module or a seccomp rule on mknodat's arguments")
+    }
+    if let confinement = s.confinement {
+      // The devices cgroup's policy cannot be read here, so it does not explain the EPERM; an
+      // enforcing module that mediates capabilities does, and runs first: the capability
+      // check's LSM hook (AppArmor `deny capability mknod,`) refuses before the devices cgroup
+      // is consulted.
+      return Blame(
+        layer: .lsm,
+        reason: "CAP_MKNOD is effective in the initial user namespace, yet mknodat answered EPERM while \(confinement) confines this process: AppArmor mediates capabilities, and a `deny capability mknod,` rule fails the CAP_MKNOD check with EPERM before any devices cgroup is consulted (runc's and Docker's device rules allow mknod of every device, 'm' on c *:* and b *:*)")
     }
     if s.cgroupVersion == .v2 || s.cgroupVersion == .hybrid {
       return Blame(

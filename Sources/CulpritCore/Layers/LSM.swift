@@ -51,6 +51,19 @@ public struct LSMState: Sendable {
     return state
   }
 
+  /// Whether the module confining this process enforces its policy: AppArmor's label ends in
+  /// "(enforce)" (or "(kill)"), "(complain)" only logs; SELinux's /sys/fs/selinux/enforce. nil when
+  /// nothing confines it or the mode cannot be told.
+  public var enforcing: Bool? {
+    if let profile = appArmorProfile, profile != "unconfined" {
+      if profile.hasSuffix("(enforce)") || profile.hasSuffix("(kill)") { return true }
+      if profile.hasSuffix("(complain)") || profile.hasSuffix("(unconfined)") { return false }
+      return nil
+    }
+    if seLinuxContext != nil, confinement != nil { return seLinuxEnforcing }
+    return nil
+  }
+
   /// The LSM whose label this process carries, for blame: "AppArmor profile docker-default".
   public var confinement: String? {
     if let profile = appArmorProfile, profile != "unconfined" { return "AppArmor profile \(profile)" }

@@ -1,5 +1,5 @@
 /// One line of /proc/self/mountinfo (proc(5)).
-public struct Mount: Equatable, Sendable {
+public struct Mount: Equatable, Sendable, Codable {
   public var id: Int
   public var parentID: Int
   /// "major:minor" of the filesystem.

@@ -93,8 +93,8 @@ public enum ThreadHints {
 /// Readings that explain an EAGAIN from fork or pthread_create: the pids controller's files
 /// (this cgroup and its visible ancestors), RLIMIT_NPROC and the tasks of the real uid, and
 /// kernel.threads-max against the threads in existence.
-public struct TaskLimits: Sendable {
-  public struct PidsLevel: Equatable, Sendable {
+public struct TaskLimits: Codable, Equatable, Sendable {
+  public struct PidsLevel: Codable, Equatable, Sendable {
     public var directory: String
     public var max: Int?
     public var current: Int?
@@ -125,6 +125,17 @@ public struct TaskLimits: Sendable {
       guard let max = level.max, let current = level.current else { return nil }
       return Swift.max(0, max - current)
     }.min()
+  }
+
+  /// The nearest level with a limit and a count: the one culprit's own tasks are counted in.
+  public var limitedLevel: PidsLevel? { pids.first { $0.max != nil && $0.current != nil } }
+
+  /// The tasks a program running here without culprit would have besides its own: pids.max less
+  /// the tasks that are not culprit's (culprit's own processes and threads do not count against
+  /// the user's program) less the program itself; nil when culprit's tasks were not counted.
+  public var roomForLoneProgram: Int? {
+    guard let own = culpritTasks, let level = limitedLevel, let max = level.max, let current = level.current else { return nil }
+    return Swift.max(0, max - Swift.max(0, current - own) - 1)
   }
 
   /// The level whose limit is reached (current ≥ max), the nearest first.
@@ -239,11 +250,8 @@ public struct TaskLimits: Sendable {
       }
       evidence.append(sentence + ".")
     }
-    if let own = culpritTasks, own > 0, let level = pids.first(where: { $0.max != nil && $0.current != nil }),
-      let max = level.max, let current = level.current
-    {
+    if let own = culpritTasks, own > 0, let level = limitedLevel, let current = level.current, let room = roomForLoneProgram {
       // A program that runs alone has the room culprit's own processes take, less its own task.
-      let room = max - (current - own) - 1
       evidence.append(
         "\(own) of the \(current) tasks in \(level.directory) are culprit's own (culprit and the processes it made for its probes): a program running here without culprit would have "
           + (room > 0 ? "room for \(room) more task\(room == 1 ? "" : "s") besides itself." : "no room for another task either."))

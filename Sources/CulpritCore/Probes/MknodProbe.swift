@@ -16,7 +16,7 @@ import Musl
 /// an open that every layer allows fails harmlessly with ENXIO, while the devices cgroup
 /// answers EPERM and a nodev mount EACCES. Everything is removed in the child, and again by
 /// `cleanUp(afterChild:)` should the child die half-way.
-public struct MknodProbe: Probe {
+public struct MknodProbe: ActionProbe {
   public init() {}
   public let id = "mknod"
   public let title = "Device nodes"
@@ -27,7 +27,7 @@ public struct MknodProbe: Probe {
   public static func directoryName(pid: Int32) -> String { ".culprit-mknod-\(pid)" }
 
   /// A directory the probe may work in, and where it comes from.
-  public struct Candidate: Equatable, Sendable {
+  public struct Candidate: Codable, Equatable, Sendable {
     /// "TMPDIR", "/tmp", "/dev/shm", "/run" or "working directory".
     public var source: String
     public var path: String
@@ -44,7 +44,7 @@ public struct MknodProbe: Probe {
   }
 
   /// The nodes the probe makes.
-  public enum Kind: String, CaseIterable, Sendable {
+  public enum Kind: String, CaseIterable, Codable, Sendable {
     case fifo, char, block
 
     var mode: mode_t {
@@ -90,23 +90,92 @@ public struct MknodProbe: Probe {
   }
 
   /// What happened to one node.
-  struct Node {
-    var kind: Kind
-    var device: DeviceNumber
-    var made: Result<Void, Errno>
-    var status: Result<NodeStatus, Errno>?
-    /// open(O_RDONLY) and open(O_WRONLY): success when it opened (closed at once).
-    var openRead: Result<Void, Errno>?
-    var openWrite: Result<Void, Errno>?
-    var removed: Result<Void, Errno>?
+  public struct Node: Codable, Equatable, Sendable {
+    public var kind: Kind
+    public var device: DeviceNumber
+    public var mknod: VoidResult
+    /// statx (or fstatat) of the node: its type and device, or the errno.
+    public var stat: NodeStatus?
+    public var statError: Errno?
+    /// open(O_RDONLY) and open(O_WRONLY), closed at once.
+    public var read: VoidResult?
+    public var write: VoidResult?
+    public var unlink: VoidResult?
 
+    public init(kind: Kind, device: DeviceNumber, mknod: VoidResult) {
+      self.kind = kind
+      self.device = device
+      self.mknod = mknod
+    }
+
+    var made: Result<Void, Errno> { mknod.result }
+    var status: Result<NodeStatus, Errno>? { stat.map { .success($0) } ?? statError.map { .failure($0) } }
+    var openRead: Result<Void, Errno>? { read?.result }
+    var openWrite: Result<Void, Errno>? { write?.result }
+    var removed: Result<Void, Errno>? { unlink?.result }
     var isCreated: Bool { made.value != nil }
     var typeMatches: Bool? { status?.value.map { $0.type == kind.fileType && (kind == .fifo || $0.device == device) } }
   }
 
-  struct Tried {
-    var candidate: Candidate
-    var error: Errno?
+  /// A candidate directory as the probe saw it.
+  public struct Place: Codable, Equatable, Sendable {
+    public var candidate: Candidate
+    /// realpath(3) of it, to find its mount; nil when it does not resolve.
+    public var realPath: String?
+    /// lstat's st_mode and st_uid, to tell a directory permission (DAC) refusal from a module's.
+    public var mode: UInt32?
+    public var owner: UInt32?
+    /// mkdir of the probe's directory in it; nil when it was not tried (an earlier one worked).
+    public var mkdir: VoidResult?
+
+    public init(candidate: Candidate, realPath: String? = nil, mode: UInt32? = nil, owner: UInt32? = nil, mkdir: VoidResult? = nil) {
+      self.candidate = candidate
+      self.realPath = realPath
+      self.mode = mode
+      self.owner = owner
+      self.mkdir = mkdir
+    }
+
+    var error: Errno? { mkdir?.errno }
+  }
+
+  /// What the probe's child called and saw.
+  public struct Observations: Codable, Equatable, Sendable {
+    /// mknodat with S_IFMT: EINVAL from the kernel, anything else from a filter.
+    public var check: CallResult?
+    /// /proc/devices could not be read (the majors were then assumed free).
+    public var registeredError: Errno?
+    public var charDevice: DeviceNumber?
+    public var blockDevice: DeviceNumber?
+    /// Every candidate directory, in order; `chosen` indexes the one the probe worked in.
+    public var places: [Place]
+    public var chosen: Int?
+    /// The probe's directory, when made.
+    public var directory: String?
+    public var openDirectoryError: Errno?
+    public var nodes: [Node]
+    public var directoryRemoved: VoidResult?
+    public var tmpdirSet: Bool
+    public var ending: ProbeEnding?
+
+    public init(
+      check: CallResult? = nil, registeredError: Errno? = nil, charDevice: DeviceNumber? = nil, blockDevice: DeviceNumber? = nil,
+      places: [Place] = [], chosen: Int? = nil, directory: String? = nil, openDirectoryError: Errno? = nil, nodes: [Node] = [],
+      directoryRemoved: VoidResult? = nil, tmpdirSet: Bool = false, ending: ProbeEnding? = nil
+    ) {
+      self.check = check
+      self.registeredError = registeredError
+      self.charDevice = charDevice
+      self.blockDevice = blockDevice
+      self.places = places
+      self.chosen = chosen
+      self.directory = directory
+      self.openDirectoryError = openDirectoryError
+      self.nodes = nodes
+      self.directoryRemoved = directoryRemoved
+      self.tmpdirSet = tmpdirSet
+      self.ending = ending
+    }
   }
 
   static let checkPath = "/nonexistent-culprit-mknod-check"
@@ -123,58 +192,66 @@ public struct MknodProbe: Probe {
 
   // MARK: Running
 
-  public func run(_ context: ProbeContext) -> ProbeResult {
+  public func observe(_ context: ProbeContext) -> Observations {
     context.step("mknodat(AT_FDCWD, \"\(Self.checkPath)\", S_IFMT|0600, 0): a file type the kernel refuses with EINVAL")
-    let check = Sys.mknodatRaw(Self.checkPath, mode: Self.checkMode)
+    var observed = Observations(check: CallResult(Sys.mknodatRaw(Self.checkPath, mode: Self.checkMode)))
+    observed.tmpdirSet = Sys.environment("TMPDIR") != nil
 
     context.step("reading \(RegisteredDevices.path)")
     let registered = context.snapshot.source.readText(RegisteredDevices.path).map(RegisteredDevices.parse)
+    observed.registeredError = registered.failure
     let charDevice = DeviceNumber(major: registered.value?.unusedMajor(block: false) ?? 60, minor: 0)
     let blockDevice = DeviceNumber(major: registered.value?.unusedMajor(block: true) ?? 60, minor: 0)
+    observed.charDevice = charDevice
+    observed.blockDevice = blockDevice
 
     let name = Self.directoryName(pid: getpid())
-    var tried: [Tried] = []
-    var chosen: (candidate: Candidate, directory: String)?
     for candidate in Self.candidates() {
-      let directory = candidate.path + "/" + name
-      context.step("mkdir(\"\(directory)\", 0700)")
-      var made = Sys.mkdir(directory, 0o700)
-      if made.failure == .fileExists {
-        // Left by an earlier culprit whose process had this pid and was killed.
-        Self.removeDirectory(directory)
-        made = Sys.mkdir(directory, 0o700)
+      let st = Sys.lstat(candidate.path).value
+      var place = Place(
+        candidate: candidate, realPath: Sys.realPath(candidate.path).value, mode: st.map { UInt32($0.st_mode) },
+        owner: st.map { UInt32($0.st_uid) })
+      if observed.chosen == nil {
+        let directory = candidate.path + "/" + name
+        context.step("mkdir(\"\(directory)\", 0700)")
+        var made = Sys.mkdir(directory, 0o700)
+        if made.failure == .fileExists {
+          // Left by an earlier culprit whose process had this pid and was killed.
+          Self.removeDirectory(directory)
+          made = Sys.mkdir(directory, 0o700)
+        }
+        place.mkdir = VoidResult(made)
+        if made.value != nil {
+          observed.chosen = observed.places.count
+          observed.directory = directory
+        }
       }
-      tried.append(Tried(candidate: candidate, error: made.failure))
-      if made.value != nil {
-        chosen = (candidate, directory)
-        break
-      }
+      observed.places.append(place)
     }
-    guard let chosen else {
-      return noDirectory(check: check, tried: tried, context: context, devices: (charDevice, blockDevice))
-    }
+    guard let directory = observed.directory else { return observed }
 
-    let directory = chosen.directory
     // Should culprit be killed now, this child's parent-death signal removes the nodes.
     Termination.removeOnDeath(directory: directory, names: Kind.allCases.map(\.rawValue))
     defer { Termination.disarm() }
-    var nodes: [Node] = []
-    let directoryRemoved: Result<Void, Errno>
     switch Sys.openDirectory(directory) {
     case .failure(let err):
       _ = Sys.rmdir(directory)
-      return verdict(
-        .error, "culprit could not open the directory it had just made, \(directory): \(err.name)",
-        evidence: ["open(\"\(directory)\", O_DIRECTORY|O_NOFOLLOW) returned \(err.description) right after mkdir succeeded."])
+      observed.openDirectoryError = err
     case .success(let fd):
-      nodes = makeNodes(in: fd, directory: directory, char: charDevice, block: blockDevice, context)
+      observed.nodes = makeNodes(in: fd, directory: directory, char: charDevice, block: blockDevice, context)
       Sys.close(fd)
       context.step("rmdir(\"\(directory)\")")
-      directoryRemoved = Sys.unlinkat(AT_FDCWD, directory, removeDirectory: true)
+      observed.directoryRemoved = VoidResult(Sys.unlinkat(AT_FDCWD, directory, removeDirectory: true))
     }
-    return verdict(
-      check: check, registered: registered, tried: tried, chosen: chosen, nodes: nodes,
-      directoryRemoved: directoryRemoved, context: context)
+    return observed
+  }
+
+  public func observations(after outcome: ChildOutcome, context: ProbeContext) -> Observations {
+    Observations(ending: ProbeEnding(outcome))
+  }
+
+  public func observationsWithoutChild(_ context: ProbeContext, forkError: Errno) -> Observations {
+    Observations(ending: .forkFailed(forkError, context))
   }
 
   func makeNodes(in fd: Int32, directory: String, char: DeviceNumber, block: DeviceNumber, _ context: ProbeContext) -> [Node] {
@@ -185,22 +262,25 @@ public struct MknodProbe: Probe {
       let device = kind == .block ? block : kind == .char ? char : DeviceNumber(major: 0, minor: 0)
       let shown = kind == .fifo ? "0" : "makedev(\(device.major), \(device.minor))"
       context.step("mknodat(\"\(directory)/\(kind.rawValue)\", \(kind.modeName)|0600, \(shown))")
-      nodes.append(Node(kind: kind, device: device, made: Sys.mknodat(fd, kind.rawValue, kind.mode, device)))
+      nodes.append(Node(kind: kind, device: device, mknod: VoidResult(Sys.mknodat(fd, kind.rawValue, kind.mode, device))))
     }
     for index in nodes.indices where nodes[index].isCreated {
       let name = nodes[index].kind.rawValue
       context.step("statx(\"\(directory)/\(name)\", AT_SYMLINK_NOFOLLOW)")
-      nodes[index].status = Sys.nodeStatus(fd, name)
+      switch Sys.nodeStatus(fd, name) {
+      case .success(let status): nodes[index].stat = status
+      case .failure(let err): nodes[index].statError = err
+      }
       guard nodes[index].kind != .fifo else { continue }
       for (flag, flagName) in [(O_RDONLY, "O_RDONLY"), (O_WRONLY, "O_WRONLY")] {
         context.step("open(\"\(directory)/\(name)\", \(flagName)|O_NONBLOCK|O_NOCTTY)")
         let opened = Sys.openat(fd, name, flag | O_NONBLOCK | O_NOCTTY).map { Sys.close($0) }
-        if flag == O_RDONLY { nodes[index].openRead = opened } else { nodes[index].openWrite = opened }
+        if flag == O_RDONLY { nodes[index].read = VoidResult(opened) } else { nodes[index].write = VoidResult(opened) }
       }
     }
     for index in nodes.indices where nodes[index].isCreated {
       context.step("unlinkat(\"\(directory)/\(nodes[index].kind.rawValue)\")")
-      nodes[index].removed = Sys.unlinkat(fd, nodes[index].kind.rawValue)
+      nodes[index].unlink = VoidResult(Sys.unlinkat(fd, nodes[index].kind.rawValue))
     }
     return nodes
   }
@@ -221,15 +301,43 @@ public struct MknodProbe: Probe {
 
   // MARK: Deciding
 
-  func situation(check: Result<Int, Errno>, mount: Mount?, context: ProbeContext) -> DeviceNodeAccess.Situation {
-    let snapshot = context.snapshot
-    return DeviceNodeAccess.Situation(
-      seccompCheck: check.failure, initialUserNamespace: snapshot.userns.isInitial,
-      hasMknodCapability: snapshot.capabilities.value?.has(Capability.mknod), devicesList: snapshot.cgroup.devicesList,
-      cgroupVersion: snapshot.cgroup.version, mount: mount, confinement: snapshot.lsm.confinement)
+  static func situation(check: Result<Int, Errno>, mount: Mount?, snapshot: SnapshotFacts) -> DeviceNodeAccess.Situation {
+    DeviceNodeAccess.Situation(
+      seccompCheck: check.failure, initialUserNamespace: snapshot.initialUserNamespace,
+      hasMknodCapability: snapshot.has(Capability.mknod), devicesList: snapshot.devicesList,
+      cgroupVersion: snapshot.cgroup, mount: mount, confinement: snapshot.enforcingConfinement)
   }
 
-  func checkEvidence(_ check: Result<Int, Errno>) -> String {
+  /// The mount holding a candidate directory.
+  static func mount(of place: Place, _ snapshot: SnapshotFacts) -> Mount? {
+    snapshot.mountTable?.mount(containing: place.realPath ?? place.candidate.path)
+  }
+
+  /// Why mkdir in a candidate directory failed, when the directory's own permissions and the
+  /// mount do not explain it: EACCES in a directory this process may write to (mode 1777, or
+  /// CAP_DAC_OVERRIDE) on a read-write mount is a security module's answer.
+  static func mkdirBlame(_ place: Place, _ snapshot: SnapshotFacts) -> Blame? {
+    guard place.error == .permissionDenied else { return nil }
+    if let mount = mount(of: place, snapshot), mount.isReadOnly { return nil }
+    let mode = place.mode ?? 0
+    let everyoneWrites = mode & 0o002 != 0
+    let ownerWrites = place.owner == snapshot.uid && mode & 0o200 != 0
+    let overrides = snapshot.has(Capability.dacOverride) == true
+    guard everyoneWrites || ownerWrites || overrides else { return nil }
+    let why = everyoneWrites
+      ? "its mode \(String(mode & 0o7777, radix: 8)) lets everyone create entries"
+      : overrides ? "CAP_DAC_OVERRIDE is effective" : "this uid owns it and may write to it"
+    guard let confinement = snapshot.enforcingConfinement else {
+      return Blame(
+        layer: .unknown,
+        reason: "EACCES on mkdir in \(place.candidate.path) although \(why) and its mount is read-write; no security module label is visible")
+    }
+    return Blame(
+      layer: .lsm,
+      reason: "EACCES on mkdir in \(place.candidate.path) although \(why) and its mount is read-write: \(confinement) refuses writes there")
+  }
+
+  static func checkEvidence(_ check: Result<Int, Errno>) -> String {
     let call = "mknodat(AT_FDCWD, \"\(Self.checkPath)\", S_IFMT|0600, 0)"
     switch check {
     case .failure(.invalidArgument):
@@ -241,12 +349,12 @@ public struct MknodProbe: Probe {
     }
   }
 
-  func mountFacts(_ mount: Mount?) -> JSONValue {
+  static func mountFacts(_ mount: Mount?) -> JSONValue {
     guard let mount else { return .null }
     return ["mount_point": .string(mount.mountPoint), "fs_type": .string(mount.fsType), "options": .from(mount.options)]
   }
 
-  func baseFacts(check: Result<Int, Errno>?, context: ProbeContext) -> JSONObject {
+  static func baseFacts(check: Result<Int, Errno>?, snapshot: SnapshotFacts) -> JSONObject {
     [
       "seccomp_check": [
         "call": .string("mknodat(AT_FDCWD, \(Self.checkPath), S_IFMT|0600, 0)"),
@@ -255,68 +363,93 @@ public struct MknodProbe: Probe {
       ],
       "directory": .null, "directory_source": .null, "mount": .null, "candidates": [],
       "char_device": .null, "block_device": .null, "nodes": [:], "removed": .null,
-      "cap_mknod": .from(context.snapshot.capabilities.value?.has(Capability.mknod)),
-      "initial_userns": .from(context.snapshot.userns.isInitial),
-      "devices_list": context.snapshot.cgroup.devicesList.map(JSONValue.from) ?? .null,
+      "cap_mknod": .from(snapshot.has(Capability.mknod)),
+      "initial_userns": .from(snapshot.initialUserNamespace),
+      "devices_list": snapshot.devicesList.map(JSONValue.from) ?? .null,
       "signal": .null, "last_step": .null,
     ]
   }
 
-  func candidateFacts(_ tried: [Tried]) -> JSONValue {
+  static func candidateFacts(_ tried: [Place]) -> JSONValue {
     .array(
       tried.map {
         ["source": .string($0.candidate.source), "path": .string($0.candidate.path), "errno": .from($0.error?.name)]
       })
   }
 
-  func noDirectory(check: Result<Int, Errno>, tried: [Tried], context: ProbeContext, devices: (DeviceNumber, DeviceNumber)) -> ProbeResult {
-    let mounts = context.snapshot.mounts.value
+  static func noDirectory(_ observed: Observations, check: Result<Int, Errno>, snapshot: SnapshotFacts) -> ProbeResult {
+    let tried = observed.places.filter { $0.mkdir != nil }
     var evidence = [checkEvidence(check)]
     var reasons: [String] = []
+    var blames: [Blame] = []
     for entry in tried {
-      let mount = Sys.realPath(entry.candidate.path).value.flatMap { mounts?.mount(containing: $0) }
+      let mount = Self.mount(of: entry, snapshot)
       let err = entry.error ?? .noSuchFile
       let on = mount.map { " (on \($0.display))" } ?? ""
       evidence.append("mkdir in \(entry.candidate.source == entry.candidate.path ? entry.candidate.path : "\(entry.candidate.source) \(entry.candidate.path)") returned \(err.description)\(on).")
+      if let blame = mkdirBlame(entry, snapshot) {
+        evidence.append("Why: \(blame.reason).")
+        blames.append(blame)
+      }
       reasons.append("\(entry.candidate.path) \(err.name)\(mount.map { $0.isReadOnly ? " (\($0.mountPoint) is mounted ro)" : "" } ?? "")")
     }
-    if Sys.environment("TMPDIR") == nil { evidence.append("TMPDIR is not set.") }
-    var facts = baseFacts(check: check, context: context)
+    if !observed.tmpdirSet { evidence.append("TMPDIR is not set.") }
+    if let confinement = snapshot.enforcingConfinement { evidence.append("This process runs under \(confinement).") }
+    var facts = baseFacts(check: check, snapshot: snapshot)
     facts["candidates"] = candidateFacts(tried)
-    facts["char_device"] = .string(devices.0.description)
-    facts["block_device"] = .string(devices.1.description)
+    facts["char_device"] = .from(observed.charDevice?.description)
+    facts["block_device"] = .from(observed.blockDevice?.description)
+    let hint = "Give the container a writable directory and point TMPDIR at it, e.g. Docker `--tmpfs /scratch:dev` (a Docker tmpfs is nodev unless given `dev`) or a Kubernetes emptyDir volume."
+    if let lsm = blames.first(where: { $0.layer == .lsm }) {
+      // A module refuses writes in directories everyone may write to: that is a finding about
+      // the container, not a gap of culprit's.
+      return verdict(
+        .degraded, layer: .lsm,
+        "Nodes could not be tried: no directory can be created (\(reasons.joined(separator: "; "))) — \(lsm.reason)",
+        evidence: evidence,
+        hint: "A security module refuses creating files in the temporary directories. Allow writes there in the profile (AppArmor: `/tmp/** rw,` and the like, then `apparmor_parser -r`), or confirm with `--security-opt apparmor=unconfined` (Kubernetes `securityContext.appArmorProfile: {type: Unconfined}`). " + hint,
+        facts: facts)
+    }
     return verdict(
       .skipped, "Not run: no writable directory to make nodes in (\(reasons.joined(separator: "; ")))",
-      evidence: evidence,
-      hint: "Give the container a writable directory and point TMPDIR at it, e.g. Docker `--tmpfs /scratch:dev` (a Docker tmpfs is nodev unless given `dev`) or a Kubernetes emptyDir volume.",
-      facts: facts)
+      evidence: evidence, hint: hint, facts: facts)
   }
 
-  func verdict(
-    check: Result<Int, Errno>, registered: Result<RegisteredDevices, Errno>, tried: [Tried],
-    chosen: (candidate: Candidate, directory: String), nodes: [Node], directoryRemoved: Result<Void, Errno>,
-    context: ProbeContext
-  ) -> ProbeResult {
-    let base = chosen.candidate.path
-    let realBase = Sys.realPath(base).value ?? base
-    let mount = context.snapshot.mounts.value?.mount(containing: realBase)
-    let s = situation(check: check, mount: mount, context: context)
-    func node(_ kind: Kind) -> Node? { nodes.first { $0.kind == kind } }
-    let char = node(.char)!, block = node(.block)!, fifo = node(.fifo)!
-    // Later candidates on a mount that is neither nodev nor read-only, for the nodev hint.
-    let later = Self.candidates().drop { $0.path != base }.dropFirst()
-    let usable = later.filter { candidate in
-      guard let real = Sys.realPath(candidate.path).value, let other = context.snapshot.mounts.value?.mount(containing: real)
-      else { return false }
-      return !other.isNoDev && !other.isReadOnly
+  public static func judge(_ observed: Observations, _ snapshot: SnapshotFacts) -> ProbeResult {
+    if let ending = observed.ending { return judgeUnfinished(ending, snapshot) }
+    let check = observed.check?.result ?? .failure(.invalidArgument)
+    guard let chosenIndex = observed.chosen, let directory = observed.directory else {
+      return noDirectory(observed, check: check, snapshot: snapshot)
     }
+    if let err = observed.openDirectoryError {
+      return verdict(
+        .error, "culprit could not open the directory it had just made, \(directory): \(err.name)",
+        evidence: ["open(\"\(directory)\", O_DIRECTORY|O_NOFOLLOW) returned \(err.description) right after mkdir succeeded."])
+    }
+    let chosenPlace = observed.places[chosenIndex]
+    let chosen = (candidate: chosenPlace.candidate, directory: directory)
+    let tried = observed.places.filter { $0.mkdir != nil }
+    let nodes = observed.nodes
+    let directoryRemoved = observed.directoryRemoved?.result ?? .success(())
+    let base = chosen.candidate.path
+    let mount = Self.mount(of: chosenPlace, snapshot)
+    let s = situation(check: check, mount: mount, snapshot: snapshot)
+    func node(_ kind: Kind) -> Node? { nodes.first { $0.kind == kind } }
+    guard let char = node(.char), let block = node(.block), let fifo = node(.fifo) else {
+      return verdict(.error, "The probe made no node in \(directory).", evidence: [checkEvidence(check)])
+    }
+    // Later candidates on a mount that is neither nodev nor read-only, for the nodev hint.
+    let usable = observed.places[(chosenIndex + 1)...].filter { place in
+      guard place.realPath != nil, let other = Self.mount(of: place, snapshot) else { return false }
+      return !other.isNoDev && !other.isReadOnly
+    }.map(\.candidate)
     // What the devices cgroup would say once the first refusal is fixed.
     var cgroupNext = ""
     if s.devicesList != nil, s.listAllows("r", type: "c", device: char.device) == false || s.listAllows("w", type: "c", device: char.device) == false {
       cgroupNext = "Past that, the devices cgroup refuses opening c \(char.device) too (devices.list grants it \(s.listAllows("m", type: "c", device: char.device) == true ? "'m' only" : "nothing")): a device needs `--device /dev/NAME` or a `--device-cgroup-rule`."
     }
     func hint(_ layer: Layer, mount: Mount?) -> String? {
-      self.hint(layer, mount: mount, alternatives: Array(usable), cgroupNote: cgroupNext)
+      Self.hint(layer, mount: mount, alternatives: Array(usable), cgroupNote: cgroupNext)
     }
 
     // Blame per node: creation, type, open.
@@ -345,14 +478,15 @@ public struct MknodProbe: Probe {
     var evidence = [checkEvidence(check)]
     for entry in tried where entry.error != nil {
       evidence.append("mkdir in \(entry.candidate.source) (\(entry.candidate.path)) returned \(entry.error!.description); the next candidate was tried.")
+      if let blame = mkdirBlame(entry, snapshot) { evidence.append("Why: \(blame.reason).") }
     }
     evidence.append(
       "The probe worked in \(chosen.directory) (\(chosen.candidate.source))" + (mount.map { ", on \($0.display)" } ?? "") + ".")
-    switch registered {
-    case .success:
+    switch observed.registeredError {
+    case nil:
       evidence.append(
         "\(RegisteredDevices.path) lists no driver for character major \(char.device.major) or block major \(block.device.major) (majors reserved for local use), so an open every layer allows ends in ENXIO.")
-    case .failure(let err):
+    case let err?:
       evidence.append("\(RegisteredDevices.path) could not be read (\(err.name)); major 60 (reserved for local use) was assumed free.")
     }
     for n in nodes {
@@ -386,7 +520,7 @@ public struct MknodProbe: Probe {
         if let blame = openBlame(n) { evidence.append("Why: \(blame.reason).") }
       }
     }
-    if let list = s.devicesList, let file = context.snapshot.cgroup.devicesListFile {
+    if let list = s.devicesList, let file = snapshot.devicesListFile {
       func grants(_ kind: Character, _ device: DeviceNumber) -> String {
         let letters = ["m", "r", "w"].filter { s.listAllows(Character($0), type: kind, device: device) == true }
         return letters.isEmpty ? "nothing" : "'" + letters.joined() + "'"
@@ -396,10 +530,13 @@ public struct MknodProbe: Probe {
     } else if s.cgroupVersion == .v2 {
       evidence.append("On cgroup v2 the devices policy is a BPF program attached to the cgroup, which cannot be read from inside; it is inferred from the answers above.")
     }
-    if let caps = context.snapshot.capabilities.value {
-      evidence.append("CAP_MKNOD is \(caps.has(Capability.mknod) ? "" : "not ")in the effective set (CapEff \(caps.effective.hex)).")
+    if let caps = snapshot.capabilities {
+      evidence.append("CAP_MKNOD is \(caps.contains(Capability.mknod) ? "" : "not ")in the effective set (CapEff \(caps.hex)).")
     }
-    if s.initialUserNamespace == false { evidence += context.snapshot.userns.evidence.prefix(1) }
+    if s.initialUserNamespace == false { evidence += snapshot.userNamespaceEvidence.prefix(1) }
+    if let confinement = snapshot.lsmConfinement {
+      evidence.append("This process runs under \(confinement)\(snapshot.lsmEnforcing == false ? ", which only logs (complain mode)" : "").")
+    }
     let leftovers = nodes.filter { $0.removed?.failure != nil }.map(\.kind.rawValue)
     if !leftovers.isEmpty || directoryRemoved.failure != nil {
       evidence.append(
@@ -407,7 +544,7 @@ public struct MknodProbe: Probe {
     }
 
     // Facts.
-    var facts = baseFacts(check: check, context: context)
+    var facts = baseFacts(check: check, snapshot: snapshot)
     facts["directory"] = .string(base)
     facts["directory_source"] = .string(chosen.candidate.source)
     facts["mount"] = mountFacts(mount)
@@ -487,7 +624,7 @@ public struct MknodProbe: Probe {
   // MARK: Hints
 
   /// The fix for `layer`; `cgroupNote` says what the devices cgroup would refuse next.
-  func hint(_ layer: Layer, mount: Mount?, alternatives: [Candidate] = [], cgroupNote: String = "") -> String? {
+  static func hint(_ layer: Layer, mount: Mount?, alternatives: [Candidate] = [], cgroupNote: String = "") -> String? {
     let next = cgroupNote.isEmpty ? "" : " " + cgroupNote
     switch layer {
     case .seccomp:
@@ -508,7 +645,7 @@ public struct MknodProbe: Probe {
       let here = alternatives.first.map { " Here \($0.path)\($0.source == $0.path ? "" : " (\($0.source))") is on a mount without nodev." } ?? ""
       return "\(point) is mounted nodev: nodes can be made there but not opened. Create device nodes on a mount without nodev — Docker's /dev is a tmpfs without it; a Docker `--tmpfs` mount is nodev unless given `dev` (`--tmpfs /scratch:dev`) — or remount the volume without nodev.\(here)\(next)"
     case .lsm:
-      return "A security module refuses it. Confirm with `--security-opt apparmor=unconfined` (Kubernetes `securityContext.appArmorProfile: {type: Unconfined}`) or, on SELinux hosts, `--security-opt label=disable`; then allow the device in the profile.\(next)"
+      return "A security module refuses it. On an AppArmor host the kernel log names the rule: `apparmor=\"DENIED\" operation=\"capable\" … capname=\"mknod\"` for `deny capability mknod,` (allow it with `capability mknod,`), `operation=\"mknod\"` or `operation=\"open\"` with the node's `name=` for a path rule; change the profile and reload it (`apparmor_parser -r`). Confirm with `--security-opt apparmor=unconfined` (Kubernetes `securityContext.appArmorProfile: {type: Unconfined}`) or, on SELinux hosts, `--security-opt label=disable`.\(next)"
     default:
       return "Run `strace -f -e trace=mknodat,openat` on the failing program to see the call and its errno, and compare with the evidence above."
     }
@@ -516,22 +653,21 @@ public struct MknodProbe: Probe {
 
   // MARK: Endings without a result
 
-  public func runWithoutChild(_ context: ProbeContext, forkError: Errno) -> ProbeResult {
-    var facts = baseFacts(check: nil, context: context)
-    facts["fork_errno"] = .string(forkError.name)
-    return verdict(
-      .skipped,
-      "Not run: culprit could not create a child process to make nodes in safely (fork failed with \(forkError.name))",
-      evidence: ["fork() returned -1 \(forkError.description)."] + forkFailureEvidence(context, forkError), facts: facts)
-  }
-
-  public func interpret(_ outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
-    let step = outcome.lastStep ?? "its first step"
-    var facts = baseFacts(check: nil, context: context)
-    facts["last_step"] = .from(outcome.lastStep)
-    let cleaned = "culprit's own process then removes the probe's directory, \(Self.directoryName(pid: outcome.pid)), and the nodes in it."
-    switch outcome.ending {
-    case .signaled(31, _):
+  static func judgeUnfinished(_ ending: ProbeEnding, _ snapshot: SnapshotFacts) -> ProbeResult {
+    let step = ending.lastStep ?? "its first step"
+    var facts = baseFacts(check: nil, snapshot: snapshot)
+    if ending.kind == .forkFailed {
+      let forkError = ending.forkError ?? .resourceTemporarilyUnavailable
+      facts["fork_errno"] = .string(forkError.name)
+      return verdict(
+        .skipped,
+        "Not run: culprit could not create a child process to make nodes in safely (fork failed with \(forkError.name))",
+        evidence: ["fork() returned -1 \(forkError.description)."] + ending.forkEvidence, facts: facts)
+    }
+    facts["last_step"] = .from(ending.lastStep)
+    let cleaned = "culprit's own process then removes the probe's directory, \(Self.directoryName(pid: ending.pid ?? 0)), and the nodes in it."
+    switch ending.kind {
+    case .signaled where ending.signal == 31:
       facts["signal"] = "SIGSYS"
       return verdict(
         .blocked, layer: .seccomp, "A seccomp filter kills the process in \(step) (SIGSYS)",
@@ -539,30 +675,66 @@ public struct MknodProbe: Probe {
           "The probe's process was killed by SIGSYS while it ran \(step): a seccomp KILL_PROCESS or KILL_THREAD action (seccomp(2)); no handler runs for those actions.",
           cleaned,
         ], hint: Hints.seccompKill, facts: facts)
-    case .trapped(let trap, _):
+    case .trapped:
       facts["signal"] = "SIGSYS"
       return verdict(
-        .blocked, layer: .seccomp, "A seccomp filter traps system call \(trap.syscall) in \(step) (SIGSYS with SYS_SECCOMP)",
+        .blocked, layer: .seccomp, "A seccomp filter traps system call \(ending.trapSyscall ?? -1) in \(step) (SIGSYS with SYS_SECCOMP)",
         evidence: [
-          "The probe's process caught SIGSYS with si_code SYS_SECCOMP for system call \(trap.syscall) (si_errno \(trap.data)) while it ran \(step): a seccomp TRAP action; the call was not executed.",
+          "The probe's process caught SIGSYS with si_code SYS_SECCOMP for system call \(ending.trapSyscall ?? -1) (si_errno \(ending.trapData ?? 0)) while it ran \(step): a seccomp TRAP action; the call was not executed.",
           cleaned,
         ], hint: Hints.seccompKill, facts: facts)
-    case .timedOut(let ms, _):
+    case .timedOut:
+      let ms = ending.afterMilliseconds ?? 0
       return verdict(
         .blocked, layer: .unknown, "The probe did not finish within \(ms) ms; it was killed in \(step)",
         evidence: ["The probe's process was still running after \(ms) ms, in \(step), so culprit killed it.", cleaned],
         hint: "Run again with a larger --timeout; `strace -f -p` on the hanging process shows the call it waits in.", facts: facts)
-    case .signaled(let signal, _):
-      facts["signal"] = .string(signalName(signal))
+    case .signaled:
+      let name = signalName(ending.signal ?? 0)
+      facts["signal"] = .string(name)
       return verdict(
-        .error, "The probe's process died from \(signalName(signal)) in \(step): a bug in culprit",
-        evidence: ["The probe's process was ended by \(signalName(signal)) while it ran \(step).", cleaned],
+        .error, "The probe's process died from \(name) in \(step): a bug in culprit",
+        evidence: ["The probe's process was ended by \(name) while it ran \(step).", cleaned],
         hint: "Please report this with the output of `culprit --format markdown`.", facts: facts)
-    case .exited(let code, let output):
+    case .exited, .forkFailed:
+      let code = ending.exitCode ?? 0
       return verdict(
         .error, "The probe's process exited with code \(code) without a result: a bug in culprit",
-        evidence: ["The probe's process exited with code \(code) after writing \(output.count) bytes that are not a result, in \(step).", cleaned],
+        evidence: ["The probe's process exited with code \(code) after writing \(ending.outputBytes ?? 0) bytes that are not a result, in \(step).", cleaned],
         hint: "Please report this with the output of `culprit --format markdown`.", facts: facts)
     }
+  }
+}
+
+// MARK: Recorded values
+
+extension FileType: Codable {}
+
+extension DeviceNumber: Codable {
+  enum CodingKeys: String, CodingKey { case major, minor }
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(major: try c.decode(UInt32.self, forKey: .major), minor: try c.decode(UInt32.self, forKey: .minor))
+  }
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(major, forKey: .major)
+    try c.encode(minor, forKey: .minor)
+  }
+}
+
+extension NodeStatus: Codable {
+  enum CodingKeys: String, CodingKey { case type, device, call }
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      type: try c.decode(FileType.self, forKey: .type), device: try c.decode(DeviceNumber.self, forKey: .device),
+      call: try c.decode(String.self, forKey: .call))
+  }
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(type, forKey: .type)
+    try c.encode(device, forKey: .device)
+    try c.encode(call, forKey: .call)
   }
 }

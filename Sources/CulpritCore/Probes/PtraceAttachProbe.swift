@@ -15,7 +15,7 @@ import Musl
 /// file-capability program is); and, with CAP_SETUID, a child of another uid. Each refusal is
 /// explained by `PtraceAccess`, from the Yama scope, the capabilities, the ids and the dumpable
 /// flag. Every target is killed and reaped, whatever happened.
-public struct PtraceAttachProbe: Probe {
+public struct PtraceAttachProbe: ActionProbe {
   public init() {}
   public let id = "ptrace-attach"
   public let title = "ptrace attach"
@@ -24,7 +24,7 @@ public struct PtraceAttachProbe: Probe {
   public let isolation = Isolation.child(budgetMilliseconds: 3000)
 
   /// The processes the probe attaches to.
-  public enum Target: String, CaseIterable, Sendable {
+  public enum Target: String, CaseIterable, Codable, Sendable {
     case child
     case nonDescendant = "non_descendant"
     case nonDumpable = "non_dumpable"
@@ -41,27 +41,55 @@ public struct PtraceAttachProbe: Probe {
   }
 
   /// How one attach went.
-  enum Outcome {
+  public enum Outcome: Codable, Equatable, Sendable {
     /// PTRACE_SEIZE succeeded; `detached` when PTRACE_INTERRUPT, the stop and PTRACE_DETACH
     /// worked too, with what did not in `notes`.
     case attached(detached: Bool, notes: [String])
     /// The errno, and the target's TracerPid at that moment (/proc/PID/status).
     case refused(Errno, tracedBy: Int?)
     /// The tracing process ended without answering (SIGSYS from a seccomp KILL, a TRAP).
-    case killed(ChildEnding)
+    case killed(ProbeEnding)
     case notRun(String)
   }
 
-  struct Attempt {
-    var target: Target
-    var targetPID: Int32?
-    var tracerPID: Int32
-    var outcome: Outcome
+  public struct Attempt: Codable, Equatable, Sendable {
+    public var target: Target
+    public var targetPID: Int32?
+    public var tracerPID: Int32
+    public var outcome: Outcome
+
+    public init(target: Target, targetPID: Int32? = nil, tracerPID: Int32, outcome: Outcome) {
+      self.target = target
+      self.targetPID = targetPID
+      self.tracerPID = tracerPID
+      self.outcome = outcome
+    }
+  }
+
+  /// What the probe's child called and saw.
+  public struct Observations: Codable, Equatable, Sendable {
+    /// The probe process's pid (the tracer of most attempts).
+    public var pid: Int32
+    /// ptrace(PTRACE_PEEKUSER) on itself: ESRCH from the kernel, anything else from a filter.
+    public var check: CallResult?
+    /// prctl(PR_GET_DUMPABLE) of the probe's process.
+    public var dumpable: Int32?
+    public var attempts: [Attempt]
+    /// How the child ended, when it gave no result (or could not be created).
+    public var ending: ProbeEnding?
+
+    public init(pid: Int32, check: CallResult? = nil, dumpable: Int32? = nil, attempts: [Attempt] = [], ending: ProbeEnding? = nil) {
+      self.pid = pid
+      self.check = check
+      self.dumpable = dumpable
+      self.attempts = attempts
+      self.ending = ending
+    }
   }
 
   // MARK: Running
 
-  public func run(_ context: ProbeContext) -> ProbeResult {
+  public func observe(_ context: ProbeContext) -> Observations {
     let me = getpid()
     context.step("ptrace(PTRACE_PEEKUSER, \(me)): itself, which the kernel answers ESRCH")
     let check = Sys.ptrace(.peekUser, me)
@@ -72,7 +100,15 @@ public struct PtraceAttachProbe: Probe {
     for child in spawned { Children.killGroup(child.pid) }
     _ = Children.collect(spawned)
 
-    return verdict(check: check, dumpable: dumpable, attempts: attempts, context: context)
+    return Observations(pid: me, check: CallResult(check), dumpable: dumpable, attempts: attempts)
+  }
+
+  public func observations(after outcome: ChildOutcome, context: ProbeContext) -> Observations {
+    Observations(pid: outcome.pid, ending: ProbeEnding(outcome))
+  }
+
+  public func observationsWithoutChild(_ context: ProbeContext, forkError: Errno) -> Observations {
+    Observations(pid: 0, ending: .forkFailed(forkError, context))
   }
 
   /// A target: a child that waits to be killed.
@@ -153,7 +189,7 @@ public struct PtraceAttachProbe: Probe {
       return Attempt(target: .nonDescendant, targetPID: targetPID, tracerPID: getpid(), outcome: .notRun("fork failed with \(err.name)"))
     }
     let ended = Children.collect([tracer])[0]
-    var outcome: Outcome = .killed(ended.ending)
+    var outcome: Outcome = .killed(ProbeEnding(ended))
     if case .exited(0, let output) = ended.ending, let json = try? JSONValue.parse(bytes: output) {
       if json["attached"]?.boolValue == true {
         outcome = .attached(
@@ -275,17 +311,18 @@ public struct PtraceAttachProbe: Probe {
 
   /// The layer refusing one attach, and why; nil when it was not refused.
   static func blame(
-    _ attempt: Attempt, check: Result<Int, Errno>, situation: PtraceAccess.Situation, confinement: String?
+    _ attempt: Attempt, check: Result<Int, Errno>, situation: PtraceAccess.Situation, confinement: String?,
+    enforcing: Bool? = nil
   ) -> Blame? {
     switch attempt.outcome {
     case .attached, .notRun:
       return nil
     case .killed(let ending):
-      switch ending {
-      case .signaled(31, _):
+      switch ending.kind {
+      case .signaled where ending.signal == 31:
         return .init(layer: .seccomp, reason: "the tracing process was killed by SIGSYS in ptrace: a seccomp KILL action")
-      case .trapped(let trap, _):
-        return .init(layer: .seccomp, reason: "the tracing process caught a seccomp TRAP (SIGSYS) in system call \(trap.syscall)")
+      case .trapped:
+        return .init(layer: .seccomp, reason: "the tracing process caught a seccomp TRAP (SIGSYS) in system call \(ending.trapSyscall ?? -1)")
       default:
         return .init(layer: .unknown, reason: "the tracing process ended without an answer (\(describe(ending)))")
       }
@@ -312,41 +349,63 @@ public struct PtraceAttachProbe: Probe {
         if let refusal = PtraceAccess.refusal(situation) {
           return .init(layer: refusal.layer, reason: refusal.reason)
         }
+        // The kernel's own checks allow it: say which of them the capability covered.
+        var allowed: [String] = []
+        if !situation.idsMatch { allowed.append("the target runs as another uid, which CAP_SYS_PTRACE (effective) allows") }
+        if !situation.targetDumpable { allowed.append("the target is not dumpable, which CAP_SYS_PTRACE (effective) allows") }
+        if allowed.isEmpty { allowed.append("the ids match and the target is dumpable") }
+        allowed.append(situation.yamaScope.map { "Yama ptrace_scope \($0) allows it" } ?? "Yama is not active")
+        let checks = allowed.joined(separator: "; ")
+        if let confinement, enforcing != false {
+          // AppArmor mediates capabilities: a `deny capability sys_ptrace` rule makes the
+          // capability check itself fail, with EPERM, not EACCES.
+          let how = situation.idsMatch && situation.targetDumpable
+            ? "a security module can refuse it with EPERM"
+            : "AppArmor mediates capabilities, and a profile that denies CAP_SYS_PTRACE (`deny capability sys_ptrace,`) makes that capability check fail with EPERM"
+          return .init(
+            layer: .lsm,
+            reason: "EPERM although the kernel's own checks allow it (\(checks)), under \(confinement): \(how)")
+        }
         return .init(
           layer: .unknown,
-          reason: "EPERM although the ids match, the target is dumpable and Yama allows it: a seccomp rule on ptrace's request argument, a Landlock domain or a BPF LSM could answer it")
+          reason: "EPERM although \(checks): a seccomp rule on ptrace's request argument, a Landlock domain or a BPF LSM could answer it")
       default:
         return .init(layer: .unknown, reason: "ptrace answered \(err.name), which no known layer explains")
       }
     }
   }
 
-  static func describe(_ ending: ChildEnding) -> String {
-    switch ending {
-    case .exited(let code, _): return "exit code \(code)"
-    case .signaled(let signal, _): return "killed by \(signalName(signal))"
-    case .trapped(let trap, _): return "seccomp TRAP in system call \(trap.syscall)"
-    case .timedOut(let ms, _): return "still running after \(ms) ms"
+  static func describe(_ ending: ProbeEnding) -> String {
+    switch ending.kind {
+    case .exited: return "exit code \(ending.exitCode ?? 0)"
+    case .signaled: return "killed by \(signalName(ending.signal ?? 0))"
+    case .trapped: return "seccomp TRAP in system call \(ending.trapSyscall ?? -1)"
+    case .timedOut: return "still running after \(ending.afterMilliseconds ?? 0) ms"
+    case .forkFailed: return "not created: fork failed with \(ending.forkError?.name ?? "?")"
     }
   }
 
-  func verdict(check: Result<Int, Errno>, dumpable: Int32?, attempts: [Attempt], context: ProbeContext) -> ProbeResult {
-    let snapshot = context.snapshot
-    let yama = snapshot.yama
-    let caps = snapshot.capabilities.value
-    let hasSysPtrace = caps?.has(Capability.sysPtrace)
-    let confinement = snapshot.lsm.confinement
+  public static func judge(_ observations: Observations, _ snapshot: SnapshotFacts) -> ProbeResult {
+    if let ending = observations.ending { return judgeUnfinished(ending, snapshot) }
+    let check = observations.check?.result ?? .failure(.noSuchProcess)
+    let dumpable = observations.dumpable
+    let attempts = observations.attempts
+    let yamaScope = snapshot.yamaScope
+    let caps = snapshot.capabilities
+    let hasSysPtrace = caps?.contains(Capability.sysPtrace)
+    let confinement = snapshot.lsmConfinement
     func attempt(_ target: Target) -> Attempt? { attempts.first { $0.target == target } }
     func blame(_ attempt: Attempt) -> Blame? {
       Self.blame(
         attempt, check: check,
-        situation: Self.situation(attempt.target, yamaScope: yama.scope, hasSysPtrace: hasSysPtrace ?? false, dumpable: dumpable),
-        confinement: confinement)
+        situation: Self.situation(attempt.target, yamaScope: yamaScope, hasSysPtrace: hasSysPtrace ?? false, dumpable: dumpable),
+        confinement: confinement, enforcing: snapshot.lsmEnforcing)
     }
+    func hint(for layer: Layer, yamaScope: Int?) -> String? { Self.hint(for: layer, yamaScope: yamaScope, confinement: confinement) }
 
     // Evidence.
     var evidence: [String] = []
-    let me = getpid()
+    let me = observations.pid
     switch check {
     case .failure(.noSuchProcess):
       evidence.append(
@@ -375,10 +434,10 @@ public struct PtraceAttachProbe: Probe {
       }
       if let blame = blame(attempt) { evidence.append("Why: \(blame.reason).") }
     }
-    evidence += yama.evidence
+    evidence += snapshot.yamaEvidence
     if let caps {
       evidence.append(
-        "CAP_SYS_PTRACE is \(caps.has(Capability.sysPtrace) ? "" : "not ")in the effective set (CapEff \(caps.effective.hex)).")
+        "CAP_SYS_PTRACE is \(caps.contains(Capability.sysPtrace) ? "" : "not ")in the effective set (CapEff \(caps.hex)).")
     }
     if let dumpable {
       evidence.append("prctl(PR_GET_DUMPABLE) returned \(dumpable) for the probe's process; the targets it forks inherit it.")
@@ -386,7 +445,7 @@ public struct PtraceAttachProbe: Probe {
     if let confinement { evidence.append("This process runs under \(confinement).") }
 
     // Status.
-    let facts = self.facts(check: check, dumpable: dumpable, attempts: attempts, blame: blame, context: context)
+    let facts = Self.facts(check: check, dumpable: dumpable, attempts: attempts, blame: blame, snapshot: snapshot)
     guard let child = attempt(.child), attempt(.nonDescendant) != nil else {
       return verdict(.error, "The probe made no attach attempt.", evidence: evidence, facts: facts)
     }
@@ -397,14 +456,14 @@ public struct PtraceAttachProbe: Probe {
       return verdict(
         .blocked, layer: refused.layer,
         "ptrace attach is refused even to a child (\(errnoName(child) ?? "no answer")): \(refused.reason)",
-        evidence: evidence, hint: hint(for: refused.layer, yamaScope: yama.scope), facts: facts)
+        evidence: evidence, hint: hint(for: refused.layer, yamaScope: yamaScope), facts: facts)
     }
     let nonDescendant = attempt(.nonDescendant)!
     if let refused = blame(nonDescendant) {
       return verdict(
         .degraded, layer: refused.layer,
         "Attaching to a child works, but attaching to a process that is not a descendant is refused (\(errnoName(nonDescendant) ?? "no answer")): \(refused.reason); `dlv attach`, `gdb -p` and `strace -p` on another process fail",
-        evidence: evidence, hint: hint(for: refused.layer, yamaScope: yama.scope), facts: facts)
+        evidence: evidence, hint: hint(for: refused.layer, yamaScope: yamaScope), facts: facts)
     }
     func attached(_ target: Target) -> Bool {
       if case .attached? = attempt(target)?.outcome { return true } else { return false }
@@ -420,7 +479,7 @@ public struct PtraceAttachProbe: Probe {
     let worked = list(Target.allCases.filter(attached).compactMap { shortPhrases[$0] })
     // Targets that could not be made (a fork refused by a pids limit, a failed prctl); an
     // other-uid target is not made without CAP_SETUID by design, and that is no gap.
-    let hasSetUID = context.snapshot.capabilities.value?.has(Capability.setuid) == true
+    let hasSetUID = snapshot.has(Capability.setuid) == true
     var gaps: [(why: String, targets: [String])] = []
     for target in Target.allCases {
       guard case .notRun(let why)? = attempt(target)?.outcome, target != .otherUID || hasSetUID else { continue }
@@ -440,7 +499,7 @@ public struct PtraceAttachProbe: Probe {
       return verdict(
         .degraded, layer: refused.layer,
         "Attaching \(worked) works, but attaching to \(target.phrase) is refused (\(errnoName(attempt) ?? "no answer")): \(refused.reason)",
-        evidence: evidence, hint: hint(for: refused.layer, yamaScope: yama.scope), facts: facts)
+        evidence: evidence, hint: hint(for: refused.layer, yamaScope: yamaScope), facts: facts)
     }
     var summary = "ptrace attach works: \(worked)"
     if needCapability.isEmpty {
@@ -453,7 +512,7 @@ public struct PtraceAttachProbe: Probe {
       facts: facts)
   }
 
-  func errnoName(_ attempt: Attempt) -> String? {
+  static func errnoName(_ attempt: Attempt) -> String? {
     switch attempt.outcome {
     case .refused(let err, _): return err.name
     case .killed(let ending): return Self.describe(ending)
@@ -461,9 +520,9 @@ public struct PtraceAttachProbe: Probe {
     }
   }
 
-  func facts(
+  static func facts(
     check: Result<Int, Errno>, dumpable: Int32?, attempts: [Attempt], blame: (Attempt) -> Blame?,
-    context: ProbeContext
+    snapshot: SnapshotFacts
   ) -> JSONObject {
     var targets = JSONObject()
     for attempt in attempts {
@@ -490,18 +549,18 @@ public struct PtraceAttachProbe: Probe {
       entry["layer"] = .from(blame(attempt)?.layer.rawValue)
       targets[attempt.target.rawValue] = .object(entry)
     }
-    return Self.baseFacts(check: check, dumpable: dumpable, context: context, targets: .object(targets), signal: nil, lastStep: nil)
+    return Self.baseFacts(check: check, dumpable: dumpable, snapshot: snapshot, targets: .object(targets), signal: nil, lastStep: nil)
   }
 
   static func baseFacts(
-    check: Result<Int, Errno>?, dumpable: Int32?, context: ProbeContext, targets: JSONValue, signal: String?, lastStep: String?
+    check: Result<Int, Errno>?, dumpable: Int32?, snapshot: SnapshotFacts, targets: JSONValue, signal: String?, lastStep: String?
   ) -> JSONObject {
     let errnoName: JSONValue = check.map { .from($0.failure?.name) } ?? .null
     let filtered: JSONValue = check.map { .bool($0.failure != .noSuchProcess) } ?? .null
     return [
       "seccomp_check": ["call": "ptrace(PTRACE_PEEKUSER, self)", "errno": errnoName, "filtered": filtered],
-      "yama_scope": .from(context.snapshot.yama.scope),
-      "cap_sys_ptrace": .from(context.snapshot.capabilities.value?.has(Capability.sysPtrace)),
+      "yama_scope": .from(snapshot.yamaScope),
+      "cap_sys_ptrace": .from(snapshot.has(Capability.sysPtrace)),
       "dumpable": .from(dumpable.map(Int.init)),
       "targets": targets,
       "signal": .from(signal),
@@ -511,19 +570,26 @@ public struct PtraceAttachProbe: Probe {
 
   // MARK: Hints
 
-  func hint(for layer: Layer, yamaScope: Int?) -> String? {
+  static func hint(for layer: Layer, yamaScope: Int?, confinement: String? = nil) -> String? {
     switch layer {
     case .seccomp:
       return PtraceAttachProbe.seccompHint
     case .yama:
-      if yamaScope == 3 {
-        return "Yama ptrace_scope 3 cannot be lowered until the host reboots; start the program under the debugger instead (`dlv exec`, `gdb --args`, `strace COMMAND`), which needs no attach."
+      switch yamaScope {
+      case 3?:
+        return "Yama ptrace_scope 3 refuses every attach and PTRACE_TRACEME too, for every process whatever its capabilities, so neither attaching nor starting the program under a debugger (`dlv exec`, `gdb --args`, `strace COMMAND`) works, and the setting cannot be lowered until the host reboots. Reboot the host with a lower value (`kernel.yama.ptrace_scope = 1` in /etc/sysctl.d/ — find what sets 3 there), or debug on a node without it."
+      case 2?:
+        return "Yama ptrace_scope 2 lets only a tracer with CAP_SYS_PTRACE attach, and refuses PTRACE_TRACEME too unless the parent has CAP_SYS_PTRACE, so starting the program under the debugger (`dlv exec`, `gdb --args`, `strace COMMAND`) does not help without it. Grant CAP_SYS_PTRACE to the debugger's container (Docker/Podman `--cap-add SYS_PTRACE`; Kubernetes `securityContext.capabilities.add: [\"SYS_PTRACE\"]`, or `kubectl debug --profile=general`); then both attaching and starting under the debugger work. Or lower it on the host (`sysctl kernel.yama.ptrace_scope=1`; a host-wide setting, not a container one)."
+      default:
+        return "ptrace_scope is a host-wide sysctl, not a container setting. Either grant CAP_SYS_PTRACE (Docker/Podman `--cap-add SYS_PTRACE`; Kubernetes `securityContext.capabilities.add: [\"SYS_PTRACE\"]`, or `kubectl debug --profile=general`), or start the program under the debugger (`dlv exec`, `gdb --args`, `strace COMMAND`) so that it is a descendant (scope 1 allows that), or lower it on the host (`sysctl kernel.yama.ptrace_scope=0`; it affects every process of the host)."
       }
-      return "ptrace_scope is a host-wide sysctl, not a container setting. Either grant CAP_SYS_PTRACE (Docker/Podman `--cap-add SYS_PTRACE`; Kubernetes `securityContext.capabilities.add: [\"SYS_PTRACE\"]`, or `kubectl debug --profile=general`), or start the program under the debugger (`dlv exec`, `gdb --args`, `strace COMMAND`) so that it is a descendant, or lower it on the host (`sysctl kernel.yama.ptrace_scope=0`; it affects every process of the host)."
     case .capabilities:
       return "The target is not dumpable or runs as another user, so the tracer needs CAP_SYS_PTRACE: " + Hints.grantCapability("CAP_SYS_PTRACE")
         + " Or run the debugger as the target's user, against a target started without setuid or file capabilities."
     case .lsm:
+      if let confinement, confinement.hasPrefix("AppArmor"), !confinement.contains("docker-default") {
+        return "\(confinement) refuses it: AppArmor answers EACCES when a `ptrace` rule is missing or denied, and EPERM when it denies the capability (`deny capability sys_ptrace,`). Allow it in the profile (`ptrace (trace, read),` and `capability sys_ptrace,`), reload it (`apparmor_parser -r`), or confirm with `--security-opt apparmor=unconfined` (Kubernetes `securityContext.appArmorProfile: {type: Unconfined}`). The kernel log shows the denial (`apparmor=\"DENIED\" operation=\"ptrace\"` or `operation=\"capable\" capname=\"sys_ptrace\"`)."
+      }
       return "Docker's AppArmor profile docker-default allows ptrace only between processes under that same profile (`ptrace (trace,read,tracedby,readby) peer=docker-default`); a debugger started with `docker exec` runs under it too. Confirm with `--security-opt apparmor=unconfined` (Kubernetes: `securityContext.appArmorProfile: {type: Unconfined}`, or the container.apparmor.security.beta.kubernetes.io annotation before 1.30); on SELinux hosts `--security-opt label=disable`. Then write a profile that allows the ptrace rule."
     default:
       return "Run `strace -f -e trace=ptrace` on the debugger, or rerun with `--security-opt seccomp=unconfined` and `--cap-add SYS_PTRACE` one at a time to see which layer answers."
@@ -535,54 +601,55 @@ public struct PtraceAttachProbe: Probe {
 
   // MARK: Endings without a result
 
-  public func runWithoutChild(_ context: ProbeContext, forkError: Errno) -> ProbeResult {
-    var facts = Self.baseFacts(check: nil, dumpable: nil, context: context, targets: [:], signal: nil, lastStep: nil)
-    facts["fork_errno"] = .string(forkError.name)
-    return verdict(
-      .skipped,
-      "Not run: culprit could not create a child process to attach from (fork failed with \(forkError.name))",
-      evidence: ["fork() returned -1 \(forkError.description)."] + forkFailureEvidence(context, forkError), facts: facts)
-  }
-
-  public func interpret(_ outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
-    let step = outcome.lastStep ?? "its first step"
-    switch outcome.ending {
-    case .signaled(31, _):
-      let facts = Self.baseFacts(check: nil, dumpable: nil, context: context, targets: [:], signal: "SIGSYS", lastStep: outcome.lastStep)
+  static func judgeUnfinished(_ ending: ProbeEnding, _ snapshot: SnapshotFacts) -> ProbeResult {
+    let step = ending.lastStep ?? "its first step"
+    func base(signal: String?) -> JSONObject {
+      baseFacts(check: nil, dumpable: nil, snapshot: snapshot, targets: [:], signal: signal, lastStep: ending.lastStep)
+    }
+    switch ending.kind {
+    case .forkFailed:
+      var facts = base(signal: nil)
+      facts["last_step"] = .null
+      let forkError = ending.forkError ?? .resourceTemporarilyUnavailable
+      facts["fork_errno"] = .string(forkError.name)
+      return verdict(
+        .skipped,
+        "Not run: culprit could not create a child process to attach from (fork failed with \(forkError.name))",
+        evidence: ["fork() returned -1 \(forkError.description)."] + ending.forkEvidence, facts: facts)
+    case .signaled where ending.signal == 31:
       return verdict(
         .blocked, layer: .seccomp, "A seccomp filter kills the process that calls ptrace (SIGSYS) in \(step)",
         evidence: [
           "The probe's process was killed by SIGSYS while it ran \(step): a seccomp KILL_PROCESS or KILL_THREAD action (seccomp(2)); no handler runs for those actions. A debugger would die the same way."
-        ] + context.snapshot.seccomp.evidence,
-        hint: Self.seccompHint, facts: facts)
-    case .trapped(let trap, _):
-      let facts = Self.baseFacts(check: nil, dumpable: nil, context: context, targets: [:], signal: "SIGSYS", lastStep: outcome.lastStep)
-      let name = trap.syscall == Int32(SyscallNumber.ptrace.native ?? -1) ? "ptrace" : "system call \(trap.syscall)"
+        ] + snapshot.seccompEvidence,
+        hint: Self.seccompHint, facts: base(signal: "SIGSYS"))
+    case .trapped:
+      let syscall = ending.trapSyscall ?? -1
+      let name = syscall == Int32(SyscallNumber.ptrace.native ?? -1) ? "ptrace" : "system call \(syscall)"
       return verdict(
         .blocked, layer: .seccomp, "A seccomp filter traps \(name) (SIGSYS with SYS_SECCOMP) in \(step)",
         evidence: [
-          "The probe's process caught SIGSYS with si_code SYS_SECCOMP for \(name) (si_errno \(trap.data)) while it ran \(step): a seccomp TRAP action; the call was not executed."
-        ] + context.snapshot.seccomp.evidence,
-        hint: Self.seccompHint, facts: facts)
-    case .timedOut(let ms, _):
-      let facts = Self.baseFacts(check: nil, dumpable: nil, context: context, targets: [:], signal: nil, lastStep: outcome.lastStep)
+          "The probe's process caught SIGSYS with si_code SYS_SECCOMP for \(name) (si_errno \(ending.trapData ?? 0)) while it ran \(step): a seccomp TRAP action; the call was not executed."
+        ] + snapshot.seccompEvidence,
+        hint: Self.seccompHint, facts: base(signal: "SIGSYS"))
+    case .timedOut:
+      let ms = ending.afterMilliseconds ?? 0
       return verdict(
         .blocked, layer: .unknown, "The probe did not finish within \(ms) ms; it was killed in \(step)",
         evidence: ["The probe's process was still running after \(ms) ms, in \(step), so culprit killed it and its targets."],
         hint: "Run again with a larger --timeout; `strace -f -p` on the hanging process shows the call it waits in.",
-        facts: facts)
-    case .signaled(let signal, _):
-      let facts = Self.baseFacts(check: nil, dumpable: nil, context: context, targets: [:], signal: signalName(signal), lastStep: outcome.lastStep)
+        facts: base(signal: nil))
+    case .signaled:
+      let name = signalName(ending.signal ?? 0)
       return verdict(
-        .error, "The probe's process died from \(signalName(signal)) in \(step): a bug in culprit",
-        evidence: ["The probe's process was ended by \(signalName(signal)) while it ran \(step)."],
-        hint: "Please report this with the output of `culprit --format markdown`.", facts: facts)
-    case .exited(let code, let output):
-      let facts = Self.baseFacts(check: nil, dumpable: nil, context: context, targets: [:], signal: nil, lastStep: outcome.lastStep)
+        .error, "The probe's process died from \(name) in \(step): a bug in culprit",
+        evidence: ["The probe's process was ended by \(name) while it ran \(step)."],
+        hint: "Please report this with the output of `culprit --format markdown`.", facts: base(signal: name))
+    case .exited:
       return verdict(
-        .error, "The probe's process exited with code \(code) without a result: a bug in culprit",
-        evidence: ["The probe's process exited with code \(code) after writing \(output.count) bytes that are not a result, in \(step)."],
-        hint: "Please report this with the output of `culprit --format markdown`.", facts: facts)
+        .error, "The probe's process exited with code \(ending.exitCode ?? 0) without a result: a bug in culprit",
+        evidence: ["The probe's process exited with code \(ending.exitCode ?? 0) after writing \(ending.outputBytes ?? 0) bytes that are not a result, in \(step)."],
+        hint: "Please report this with the output of `culprit --format markdown`.", facts: base(signal: nil))
     }
   }
 }

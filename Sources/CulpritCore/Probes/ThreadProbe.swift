@@ -1,7 +1,7 @@
 /// `thread`: raw clone3 and clone with arguments the kernel rejects at once, then a real
 /// pthread_create, to tell a seccomp answer (EPERM: broken; ENOSYS: glibc falls back) from the
 /// pids controller, RLIMIT_NPROC and threads-max.
-public struct ThreadProbe: Probe {
+public struct ThreadProbe: ActionProbe {
   public init() {}
   public let id = "thread"
   public let title = "Thread creation"
@@ -12,6 +12,37 @@ public struct ThreadProbe: Probe {
   static let stepClone = "clone(CLONE_SIGHAND, 0, 0, 0, 0)"
   static let stepThread = "pthread_create"
 
+  /// What the probe's child called and saw.
+  public struct Observations: Codable, Equatable, Sendable {
+    /// clone3(NULL, 0); nil when not reached.
+    public var clone3: CallResult?
+    /// clone(CLONE_SIGHAND without CLONE_VM); nil when not reached.
+    public var clone: CallResult?
+    /// pthread_create's error number, nil when it created the thread (see `threadTried`).
+    public var threadError: Errno?
+    public var threadTried: Bool
+    public var threadRan: Bool
+    /// The task limits read before the calls (without counting tasks), and again after an EAGAIN.
+    public var before: TaskLimits?
+    public var after: TaskLimits?
+    /// How the child ended, when it gave no result (or could not be created).
+    public var ending: ProbeEnding?
+
+    public init(
+      clone3: CallResult? = nil, clone: CallResult? = nil, threadError: Errno? = nil, threadTried: Bool = false,
+      threadRan: Bool = false, before: TaskLimits? = nil, after: TaskLimits? = nil, ending: ProbeEnding? = nil
+    ) {
+      self.clone3 = clone3
+      self.clone = clone
+      self.threadError = threadError
+      self.threadTried = threadTried
+      self.threadRan = threadRan
+      self.before = before
+      self.after = after
+      self.ending = ending
+    }
+  }
+
   /// What the probe knows about the libraries whose threads are at stake: culprit's own (static)
   /// libc, which the probe's pthread_create used, and the image's.
   struct Libraries {
@@ -20,16 +51,16 @@ public struct ThreadProbe: Probe {
     var image: ImageLibc
     var imageUsesClone3: Bool?
 
-    init(_ snapshot: Snapshot) {
-      let machine = snapshot.machine
-      if let version = Sys.ownLibcVersion {
+    init(_ facts: SnapshotFacts) {
+      let machine = facts.machine
+      if let version = facts.ownLibcVersion {
         own = "glibc \(version)"
         ownUsesClone3 = ImageLibc(family: .glibc, version: version, path: nil, evidence: []).usesClone3ForThreads(machine: machine)
       } else {
         own = "musl"
         ownUsesClone3 = false
       }
-      image = snapshot.libc
+      image = facts.imageLibc
       imageUsesClone3 = image.usesClone3ForThreads(machine: machine)
     }
 
@@ -50,12 +81,11 @@ public struct ThreadProbe: Probe {
     }
   }
 
-  public func run(_ context: ProbeContext) -> ProbeResult {
-    let snapshot = context.snapshot
-    let kernel = snapshot.kernelVersion
-    let libs = Libraries(snapshot)
-    let before = TaskLimits.read(snapshot.source, snapshot: snapshot, countTasks: false)
+  // MARK: Observing
 
+  public func observe(_ context: ProbeContext) -> Observations {
+    let snapshot = context.snapshot
+    let before = TaskLimits.read(snapshot.source, snapshot: snapshot, countTasks: false)
     context.step(ThreadProbe.stepClone3)
     let clone3Result = Sys.clone3WithZeroSize()
     context.step(ThreadProbe.stepClone)
@@ -63,28 +93,59 @@ public struct ThreadProbe: Probe {
     context.step(ThreadProbe.stepThread)
     let ran = Flag()
     let threadError = Sys.runInThread { ran.value = true }
-
-    let clone3 = CloneAnswer.clone3(clone3Result, kernel: kernel)
-    let clone = CloneAnswer.clone(cloneResult)
     var after: TaskLimits?
     if threadError == .resourceTemporarilyUnavailable {
       after = TaskLimits.read(snapshot.source, snapshot: snapshot)
     }
-    return decide(
-      clone3: (clone3Result, clone3), clone: (cloneResult, clone), threadError: threadError, threadRan: ran.value,
-      kernel: kernel, libs: libs, before: before, after: after)
+    return Observations(
+      clone3: CallResult(clone3Result), clone: CallResult(cloneResult), threadError: threadError, threadTried: true,
+      threadRan: ran.value, before: before, after: after)
+  }
+
+  public func observations(after outcome: ChildOutcome, context: ProbeContext) -> Observations {
+    Observations(ending: ProbeEnding(outcome))
+  }
+
+  /// culprit could not fork: the limits are read in culprit's own process (nothing risky runs
+  /// there, no thread).
+  public func observationsWithoutChild(_ context: ProbeContext, forkError: Errno) -> Observations {
+    let snapshot = context.snapshot
+    var observations = Observations(ending: .forkFailed(forkError))
+    if forkError == .resourceTemporarilyUnavailable {
+      observations.after = TaskLimits.read(snapshot.source, snapshot: snapshot)
+    }
+    return observations
   }
 
   final class Flag: @unchecked Sendable { var value = false }
 
-  func describe(_ result: Result<Int, Errno>) -> String {
+  static func describe(_ result: Result<Int, Errno>) -> String {
     switch result {
     case .success(let pid): return "returned \(pid) (a process was created; it exited at once)"
     case .failure(let err): return "returned -1 \(err.description)"
     }
   }
 
-  func decide(
+  // MARK: Judging
+
+  public static func judge(_ observations: Observations, _ facts: SnapshotFacts) -> ProbeResult {
+    let libs = Libraries(facts)
+    if let ending = observations.ending {
+      return ending.kind == .forkFailed
+        ? judgeWithoutChild(ending.forkError ?? .resourceTemporarilyUnavailable, limits: observations.after, facts, libs)
+        : judgeUnfinished(ending, facts, libs)
+    }
+    let kernel = facts.kernelVersion
+    let clone3Result = observations.clone3?.result ?? .failure(.noFunction)
+    let cloneResult = observations.clone?.result ?? .failure(.noFunction)
+    let before = observations.before ?? TaskLimits(pids: [], nprocSoft: nil, realUID: facts.uid, tasksOfUID: nil, exemptFromNproc: false)
+    return decide(
+      clone3: (clone3Result, CloneAnswer.clone3(clone3Result, kernel: kernel)),
+      clone: (cloneResult, CloneAnswer.clone(cloneResult)), threadError: observations.threadError,
+      threadRan: observations.threadRan, kernel: kernel, libs: libs, before: before, after: observations.after)
+  }
+
+  static func decide(
     clone3: (Result<Int, Errno>, CloneAnswer), clone: (Result<Int, Errno>, CloneAnswer), threadError: Errno?,
     threadRan: Bool, kernel: KernelVersion?, libs: Libraries, before: TaskLimits, after: TaskLimits?
   ) -> ProbeResult {
@@ -92,25 +153,25 @@ public struct ThreadProbe: Probe {
     var evidence: [String] = []
     switch clone3.1 {
     case .kernel:
-      evidence.append("clone3(NULL, 0) \(describe(clone3.0)): the kernel's own answer to a size below CLONE_ARGS_SIZE_VER0, so clone3 reaches the kernel.")
+      evidence.append("clone3(NULL, 0) \(Self.describe(clone3.0)): the kernel's own answer to a size below CLONE_ARGS_SIZE_VER0, so clone3 reaches the kernel.")
     case .seccompNoSys:
-      evidence.append("clone3(NULL, 0) \(describe(clone3.0)) on \(kernelText), which has clone3 (5.3+): a seccomp rule answers ENOSYS (Docker ≥ 20.10.10, containerd and Concourse ≥ 7.13 do this on purpose, or runc's ENOSYS stub).")
+      evidence.append("clone3(NULL, 0) \(Self.describe(clone3.0)) on \(kernelText), which has clone3 (5.3+): a seccomp rule answers ENOSYS (Docker ≥ 20.10.10, containerd and Concourse ≥ 7.13 do this on purpose, or runc's ENOSYS stub).")
     case .kernelLacksCall:
-      evidence.append("clone3(NULL, 0) \(describe(clone3.0)): \(kernelText) predates clone3 (5.3).")
+      evidence.append("clone3(NULL, 0) \(Self.describe(clone3.0)): \(kernelText) predates clone3 (5.3).")
     case .noSysUnknownKernel:
-      evidence.append("clone3(NULL, 0) \(describe(clone3.0)): a seccomp rule or a kernel before 5.3 (the kernel version is unknown).")
+      evidence.append("clone3(NULL, 0) \(Self.describe(clone3.0)): a seccomp rule or a kernel before 5.3 (the kernel version is unknown).")
     case .seccompErrno(let err):
-      evidence.append("clone3(NULL, 0) \(describe(clone3.0)): the kernel would answer EINVAL, so a seccomp rule answered \(err.name) before the kernel ran.")
+      evidence.append("clone3(NULL, 0) \(Self.describe(clone3.0)): the kernel would answer EINVAL, so a seccomp rule answered \(err.name) before the kernel ran.")
     case .created:
-      evidence.append("clone3(NULL, 0) \(describe(clone3.0)), which no kernel should do.")
+      evidence.append("clone3(NULL, 0) \(Self.describe(clone3.0)), which no kernel should do.")
     }
     switch clone.1 {
     case .kernel:
-      evidence.append("clone(CLONE_SIGHAND without CLONE_VM) \(describe(clone.0)): the kernel's own answer, so clone reaches the kernel.")
+      evidence.append("clone(CLONE_SIGHAND without CLONE_VM) \(Self.describe(clone.0)): the kernel's own answer, so clone reaches the kernel.")
     case .seccompNoSys, .seccompErrno:
-      evidence.append("clone(CLONE_SIGHAND without CLONE_VM) \(describe(clone.0)): the kernel would answer EINVAL, so a seccomp rule answered.")
+      evidence.append("clone(CLONE_SIGHAND without CLONE_VM) \(Self.describe(clone.0)): the kernel would answer EINVAL, so a seccomp rule answered.")
     default:
-      evidence.append("clone(CLONE_SIGHAND without CLONE_VM) \(describe(clone.0)).")
+      evidence.append("clone(CLONE_SIGHAND without CLONE_VM) \(Self.describe(clone.0)).")
     }
     if let threadError {
       evidence.append("pthread_create (\(libs.own), linked into culprit) returned \(threadError.description).")
@@ -167,7 +228,20 @@ public struct ThreadProbe: Probe {
     if failure == .resourceTemporarilyUnavailable {
       let limits = after ?? before
       let attribution = limits.attributeEAGAIN(call: "pthread_create", before: before)
+      if attribution.layer == .cgroupPids, let room = limits.roomForLoneProgram, room > 0 {
+        // The limit was reached by culprit's own processes: a program running here alone still
+        // has room, so the verdict is about that room, not about culprit's failed thread.
+        facts["image_affected"] = .bool(false)
+        facts["room_for_lone_program"] = .int(room)
+        return verdict(
+          .degraded, layer: .cgroupPids,
+          "Threads start, \(room == 1 ? "but only one at a time" : "up to \(room) at a time"): pids.max \(limits.limitedLevel?.max.map(String.init) ?? "?") leaves a program running here alone room for \(room) task\(room == 1 ? "" : "s") besides itself. culprit's own processes held the rest, so its probe thread got EAGAIN; a program needing more threads or processes than that fails the same way.",
+          evidence: evidence + attribution.evidence, hint: ThreadHints.pidsLimit, facts: facts)
+      }
       facts["image_affected"] = .bool(true)
+      if attribution.layer == .cgroupPids, limits.roomForLoneProgram == 0 {
+        facts["room_for_lone_program"] = .int(0)
+      }
       return verdict(
         .blocked, layer: attribution.layer, attribution.summary, evidence: evidence + attribution.evidence,
         hint: attribution.hint, facts: facts)
@@ -202,7 +276,7 @@ public struct ThreadProbe: Probe {
       facts: facts)
   }
 
-  func pidsFact(_ limits: TaskLimits, before: TaskLimits) -> JSONValue {
+  static func pidsFact(_ limits: TaskLimits, before: TaskLimits) -> JSONValue {
     guard let level = limits.fullLevel ?? limits.pids.first else { return .null }
     return [
       "directory": .string(level.directory), "max": .from(level.max), "current": .from(level.current),
@@ -214,12 +288,12 @@ public struct ThreadProbe: Probe {
   // MARK: Without a child
 
   /// The facts of a run that never reached (or never reported) its calls: every call "not-run".
-  func unreachedFacts(_ snapshot: Snapshot, _ libs: Libraries) -> JSONObject {
+  static func unreachedFacts(_ facts: SnapshotFacts, _ libs: Libraries) -> JSONObject {
     [
       "clone3": ["errno": .null, "answer": "not-run"],
       "clone": ["errno": .null, "answer": "not-run"],
       "pthread_create": ["error": .null, "ran": .null],
-      "kernel_version": .from(snapshot.kernelVersion?.description),
+      "kernel_version": .from(facts.kernelVersion?.description),
       "own_libc": .string(libs.own),
       "own_libc_uses_clone3": .from(libs.ownUsesClone3),
       "image_libc": .string(libs.image.display),
@@ -233,32 +307,41 @@ public struct ThreadProbe: Probe {
 
   /// culprit could not fork: a process and a thread are both tasks, so the limit that refused the
   /// fork refuses pthread_create too. Nothing risky runs here (no thread in culprit's process).
-  public func runWithoutChild(_ context: ProbeContext, forkError: Errno) -> ProbeResult {
-    let snapshot = context.snapshot
-    let libs = Libraries(snapshot)
-    var facts = unreachedFacts(snapshot, libs)
+  static func judgeWithoutChild(_ forkError: Errno, limits: TaskLimits?, _ snapshotFacts: SnapshotFacts, _ libs: Libraries) -> ProbeResult {
+    var facts = unreachedFacts(snapshotFacts, libs)
     facts["fork_errno"] = .string(forkError.name)
     var evidence = ["fork() in culprit returned -1 \(forkError.description), so the probe could not run in a child of its own; it made no clone or thread call."]
     switch forkError {
     case .resourceTemporarilyUnavailable:
-      let limits = TaskLimits.read(snapshot.source, snapshot: snapshot)
+      let limits = limits ?? TaskLimits(pids: [], nprocSoft: nil, realUID: snapshotFacts.uid, tasksOfUID: nil, exemptFromNproc: false)
       facts["pids"] = pidsFact(limits, before: limits)
       facts["nproc_soft"] = limits.nprocSoft.map { .int(Int(clamping: $0)) } ?? .null
       facts["image_affected"] = .bool(true)
       let attribution = limits.attributeEAGAIN(call: "fork", before: nil)
       evidence += attribution.evidence
+      if attribution.layer == .cgroupPids, let room = limits.roomForLoneProgram {
+        facts["room_for_lone_program"] = .int(room)
+        if room > 0 {
+          facts["image_affected"] = .bool(false)
+          evidence.append("A thread is a task like a process; culprit's own tasks hold the limit, not the program's.")
+          return Self.verdict(
+            .degraded, layer: .cgroupPids,
+            "culprit could not start its probe process: its own tasks fill pids.max \(limits.limitedLevel?.max.map(String.init) ?? "?"). A program running here alone has room for \(room) task\(room == 1 ? "" : "s") (threads or processes) besides itself; more fail with EAGAIN.",
+            evidence: evidence, hint: attribution.hint, facts: facts)
+        }
+      }
       evidence.append("A thread is a task like a process, so pthread_create meets the same limit and fails with EAGAIN too.")
-      return verdict(
+      return Self.verdict(
         .blocked, layer: attribution.layer, attribution.summary + " No new thread or process can be created.",
         evidence: evidence, hint: attribution.hint, facts: facts)
     case .notPermitted, .noFunction:
       facts["image_affected"] = .bool(true)
       evidence.append("fork() is a clone system call; no kernel check answers it with \(forkError.name), so a seccomp rule refuses clone.")
-      return verdict(
+      return Self.verdict(
         .blocked, layer: .seccomp, "Processes cannot be created: clone answers \(forkError.name), so threads cannot be either.",
         evidence: evidence, hint: ThreadHints.cloneBlocked, facts: facts)
     default:
-      return verdict(
+      return Self.verdict(
         .blocked, layer: .unknown, "culprit could not fork (\(forkError.name)), so threads were not tried.",
         evidence: evidence, facts: facts)
     }
@@ -266,26 +349,24 @@ public struct ThreadProbe: Probe {
 
   // MARK: A killed or trapped child
 
-  public func interpret(_ outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
-    let snapshot = context.snapshot
-    let libs = Libraries(snapshot)
-    let step = outcome.lastStep
-    var facts = unreachedFacts(snapshot, libs)
+  static func judgeUnfinished(_ ending: ProbeEnding, _ snapshotFacts: SnapshotFacts, _ libs: Libraries) -> ProbeResult {
+    let step = ending.lastStep
+    var facts = unreachedFacts(snapshotFacts, libs)
     facts["last_step"] = .from(step)
     let action: String
     let signalText: String
-    switch outcome.ending {
-    case .signaled(31, _):
+    switch ending.kind {
+    case .signaled where ending.signal == 31:
       action = "KILL"
       signalText = "killed by SIGSYS"
       facts["signal"] = "SIGSYS"
-    case .trapped(let trap, _):
+    case .trapped:
       action = "TRAP"
-      signalText = "sent SIGSYS (si_code SYS_SECCOMP, system call \(trap.syscall), si_errno \(trap.data))"
+      signalText = "sent SIGSYS (si_code SYS_SECCOMP, system call \(ending.trapSyscall ?? -1), si_errno \(ending.trapData ?? 0))"
       facts["signal"] = "SIGSYS"
-      facts["trap_syscall"] = .int(Int(trap.syscall))
+      facts["trap_syscall"] = .int(Int(ending.trapSyscall ?? -1))
     default:
-      var base = standardInterpretation(outcome)
+      var base = Self().standardInterpretation(ending.outcome!)
       for (key, value) in facts where base.facts[key] == nil { base.facts[key] = value }
       return base
     }
@@ -310,7 +391,7 @@ public struct ThreadProbe: Probe {
     let hint = answered == "clone3"
       ? "A seccomp profile \(action == "KILL" ? "kills" : "traps") clone3, which glibc ≥ 2.34 calls for every thread and posix_spawn. Change the clone3 rule to {\"names\": [\"clone3\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 38} so glibc falls back to clone. " + Hints.seccompKill
       : Hints.seccompKill
-    return verdict(
+    return Self.verdict(
       .blocked, layer: .seccomp,
       "A seccomp filter \(action == "KILL" ? "kills" : "traps") \(callName) (SIGSYS): creating threads ends the process.",
       evidence: evidence, hint: hint, facts: facts)
