@@ -19,6 +19,8 @@ CULPRIT_BIN="$PWD/dist/culprit" CULPRIT_TESTKIT_BIN="$PWD/dist/culprit-testkit" 
 
 echo "== dist/culprit in real containers (runc, Docker)"
 scripts/container-matrix.sh
+echo "== the exact seccomp map in real Docker vs culprit profile check"
+scripts/profile-live-check.sh
 echo "== dist/culprit on Debian's kernel in QEMU (cgroup v2, Yama, AppArmor, runc containers)"
 scripts/vm-matrix.sh
 echo "== all tests passed"

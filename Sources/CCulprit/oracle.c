@@ -108,6 +108,11 @@ void culprit_oracle_program(void *out, unsigned short *count) {
   *count = sizeof(program) / sizeof(program[0]);
 }
 
+void culprit_oracle_call_addresses(uint64_t *site, uint64_t *after) {
+  *site = (uint64_t)(uintptr_t)culprit_oracle_call_site;
+  *after = (uint64_t)(uintptr_t)culprit_oracle_call_return;
+}
+
 static int culprit_send_fd(int socket, int fd) {
   char byte = 0;
   struct iovec io = {&byte, 1};

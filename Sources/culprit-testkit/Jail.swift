@@ -112,7 +112,8 @@ enum Jail {
         arch: arch, boundingCapabilities: Set(snapshot.capabilities.value?.bounding.names ?? []),
         kernel: snapshot.kernelVersion)
       do throws(SeccompProfileError) {
-        let profile = try WhatIfProfile.load(profilePath, source: snapshot.source, target: target)
+        // As the what-if mode's default: Docker's conditions decided, runc's stub added.
+        let profile = try WhatIfProfile.load(profilePath, source: snapshot.source, target: target, runtime: .docker23)
         if case .failure(let err) = profile.program.install() { fail("installing \(profilePath): \(err)") }
       } catch {
         fail("\(profilePath): \(error)")

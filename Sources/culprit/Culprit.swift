@@ -40,8 +40,9 @@ struct CulpritCommand: ParsableCommand {
     usage: """
       culprit [--format <format>] [--only <ids>] [--timeout <seconds>]
                 [--fail-on <level>] [--resolve <name> ...]
-                [--seccomp-profile <file>]
+                [--seccomp-profile <file> [--runtime <runtime>]]
         culprit --list
+        culprit profile check|diff [--runtime <runtime>] [--libc <libc>] <file>...
         culprit diff [--format <format>] <before.json> <after.json>
       """,
     discussion: """
@@ -64,7 +65,7 @@ struct CulpritCommand: ParsableCommand {
                                                   profile cannot be installed
       """,
     version: Culprit.version,
-    subcommands: [DiffCommand.self]
+    subcommands: [DiffCommand.self, ProfileCommand.self]
   )
 
   @Option(help: "Output format: text, json or markdown.")
@@ -90,6 +91,12 @@ struct CulpritCommand: ParsableCommand {
       "Run the probes under this seccomp profile (the JSON that Docker's --security-opt seccomp=, Podman and runc take) to see what it breaks.",
       valueName: "file"))
   var seccompProfile: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "The runtime that loads the profile, for --seccomp-profile (default docker-23) and 'profile' (default runc): docker-20.10, docker-23, podman, runc, crun, containerd.",
+      valueName: "runtime"))
+  var runtime: SeccompRuntime?
 
   /// The probe ids of --only, split on commas.
   var selectedIDs: [String] {
@@ -129,7 +136,7 @@ struct CulpritCommand: ParsableCommand {
     var options = ProbeOptions(resolveNames: resolve)
     var prepareChild: (() -> String?)?
     if let seccompProfile {
-      let whatIf = try WhatIf.prepare(seccompProfile, snapshot: snapshot)
+      let whatIf = try WhatIf.prepare(seccompProfile, snapshot: snapshot, runtime: runtime ?? .docker23)
       options.seccompProfile = seccompProfile
       options.seccompProfileNotes = whatIf.notes
       let program = whatIf.profile.program
@@ -174,7 +181,7 @@ enum WhatIf {
     var description: String
   }
 
-  static func prepare(_ path: String, snapshot: Snapshot) throws -> (profile: WhatIfProfile, notes: [String]) {
+  static func prepare(_ path: String, snapshot: Snapshot, runtime: SeccompRuntime = .docker23) throws -> (profile: WhatIfProfile, notes: [String]) {
     guard let arch = Architecture.native else {
       throw InstallFailed(description: "--seccomp-profile knows the syscall numbers of x86_64 and aarch64 only, not \(snapshot.machine)")
     }
@@ -182,7 +189,7 @@ enum WhatIf {
     let target = SeccompProfile.Target(arch: arch, boundingCapabilities: bounding, kernel: snapshot.kernelVersion)
     let profile: WhatIfProfile
     do {
-      profile = try WhatIfProfile.load(path, source: snapshot.source, target: target)
+      profile = try WhatIfProfile.load(path, source: snapshot.source, target: target, runtime: runtime)
     } catch {
       throw ValidationError("--seccomp-profile \(path): \(error.description)")
     }

@@ -14,7 +14,10 @@ import Testing
 
   /// The help texts word for word, against Snapshots/. Re-record after an intended change with
   /// CULPRIT_RECORD_GOLDEN=1 swift test --filter helpTextsAreExact, then read the diff.
-  @Test(arguments: [(["--help"], "help.txt"), (["diff", "--help"], "diff-help.txt")])
+  @Test(arguments: [
+    (["--help"], "help.txt"), (["diff", "--help"], "diff-help.txt"), (["profile", "--help"], "profile-help.txt"),
+    (["profile", "check", "--help"], "profile-check-help.txt"),
+  ])
   func helpTextsAreExact(arguments: [String], snapshot: String) throws {
     let result = try run([Binaries.culprit] + arguments, environment: ["COLUMNS": "80", "PATH": "/usr/bin:/bin"])
     #expect(result.status == 0)

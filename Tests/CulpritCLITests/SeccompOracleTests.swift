@@ -132,4 +132,21 @@ import Testing
     }
     #expect(answers.byCall["getppid"] == "allowed")
   }
+
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/cgroup.procs")))
+  func aPidsLimitMeansFewerChildrenAtOnceNotFewerAnswers() throws {
+    let cgroup = try TestCgroup(controller: "pids")
+    try cgroup.write("pids.max", "3")  // the testkit and two oracle children
+    let calls = (0...200).map(String.init)
+    let answers = try ask(calls, jail: ["--cgroup", cgroup.path, "--seccomp-rule", "100=errno:EPERM"])
+    #expect(answers.byCall.count == calls.count)
+    #expect(answers.byCall.values.allSatisfy { !$0.hasPrefix("not asked") }, "\(answers.batch)")
+    #expect(answers.byCall["100"] == "EPERM")
+    #expect(answers.byCall["101"] == "allowed")
+    #expect(!answers.batch.contains("unavailable="), "\(answers.batch)")
+    let none = try TestCgroup(controller: "pids", name: "none")
+    try none.write("pids.max", "1")
+    let refused = try ask(["getppid"], jail: ["--cgroup", none.path])
+    #expect(refused.byCall["getppid"] == "not asked: fork failed with EAGAIN")
+  }
 }

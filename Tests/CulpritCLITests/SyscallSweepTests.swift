@@ -192,8 +192,6 @@ import Testing
   @Test(arguments: [
     ("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [", "not valid JSON"),
     ("{\"defaultAction\": \"SCMP_ACT_MAYBE\"}", "defaultAction: unknown action \"SCMP_ACT_MAYBE\""),
-    ("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\"}, {\"names\": [\"clone4\"], \"action\": \"SCMP_ACT_ERRNO\"}]}",
-     "syscalls[1].names[0]: unknown syscall \"clone4\""),
     ("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": \"clone3\", \"action\": \"SCMP_ACT_ERRNO\"}]}",
      "syscalls[0].names: expected an array, found a string"),
     ("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"clone3\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": \"ENOSYS\"}]}",
@@ -224,6 +222,43 @@ import Testing
     #expect(result.stderr.contains("cannot be installed here"), "\(result.stderr)")
     #expect(result.stderr.contains("EPERM"), "\(result.stderr)")
   }
+  // MARK: The exact map (the oracle)
+
+  @Test func concourse7121ReportsTheEPERMDefaultAndThatThreadsDependOnTheStub() throws {
+    let (sweep, _) = try Self.sweep(["--seccomp-profile", Self.profile("concourse-7.12.1.json")])
+    #expect(sweep.status == "ok")
+    let summary = sweep.probe["summary"] as! String
+    #expect(summary.contains("the profile's default is EPERM, and numbers from 333 up get ENOSYS from runc's -ENOSYS stub"), "\(summary)")
+    #expect(summary.contains("threads work only because of it: clone3 (435) gets ENOSYS from the stub since the profile names nothing above 332"), "\(summary)")
+    #expect((sweep.probe["hint"] as? String)?.hasPrefix("Add clone3 → SCMP_ACT_ERRNO with errnoRet 38") == true)
+    let map = try #require(sweep.facts["filter_map"] as? [String: Any])
+    #expect(map["default"] as? String == "EPERM")
+    #expect((map["enosys_stub"] as? [String: Any])?["start"] as? Int == 333)
+    #expect(map["stub_rescues"] as? [String] == ["clone3", "faccessat2", "fchmodat2", "epoll_pwait2"])
+    #expect(sweep.stubPresent == true)
+    let evidence = sweep.probe["evidence"] as! [String]
+    #expect(evidence.contains { $0.hasPrefix("The sweep's ") && $0.hasSuffix("calls agree with the oracle's answers for the same calls.") }, "\(evidence)")
+  }
+
+  @Test func concourse713rcNamesTheStubBoundaryMovingPastClone3() throws {
+    let (sweep, result) = try Self.sweep(["--seccomp-profile", Self.profile("concourse-7.13-rc.json")])
+    #expect(result.status == 1)
+    #expect(sweep.status == "blocked")
+    let summary = sweep.probe["summary"] as! String
+    #expect(summary.contains("runc's -ENOSYS stub starts above 439, the highest call the profile names, past clone3 (435), so clone3 falls to the profile's default EPERM"), "\(summary)")
+  }
+
+  @Test func aProfileThatRefusesSeccompFallsBackToTheDiscriminators() throws {
+    let (sweep, _) = try Self.sweep(jail: ["--seccomp-rule", "seccomp=errno:EPERM", "--seccomp-rule", "keyctl=errno:EPERM"])
+    let oracle = try #require(sweep.facts["oracle"] as? [String: Any])
+    #expect(oracle["available"] as? Bool == false)
+    #expect((oracle["unavailable"] as? String)?.contains("failed with EPERM: the container's filter refuses seccomp") == true, "\(oracle)")
+    #expect(sweep.facts["filter_map"] is NSNull)
+    #expect(sweep.classes["keyctl"] == "filtered-eperm", "the sweep still classifies")
+    let evidence = sweep.probe["evidence"] as! [String]
+    #expect(evidence.contains { $0.hasPrefix("The exact oracle (SECCOMP_RET_USER_NOTIF) could not ask the filter:") })
+  }
+
 }
 
 /// A file in the temporary directory, removed when the value goes away.

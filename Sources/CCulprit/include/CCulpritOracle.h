@@ -31,6 +31,10 @@ int culprit_oracle_install(int socket, int *_Nonnull failed_step);
 /// instructions of struct sock_filter are written to `out` (room for 16).
 void culprit_oracle_program(void *_Nonnull out, unsigned short *_Nonnull count);
 
+/// The addresses of the replay's syscall instruction and of the one after it, which the
+/// filter matches (for tests of the filter program).
+void culprit_oracle_call_addresses(uint64_t *_Nonnull site, uint64_t *_Nonnull after);
+
 /// Receives one file descriptor sent with SCM_RIGHTS on `socket` (the CMSG macros are not
 /// reachable from Swift). Returns it (close-on-exec), -ENODATA when the peer closed the socket
 /// without sending one, or -errno.

@@ -15,6 +15,9 @@ public struct SeccompProfile: Equatable, Sendable {
   /// OCI `flags` (SECCOMP_FILTER_FLAG_*).
   public var flags: [String]
   public var syscalls: [Rule]
+  /// What the runtimes accept but ignore, or do differently: rules without names (no-ops for
+  /// Docker, runc and crun), with the JSON path.
+  public var warnings: [String] = []
 
   public struct ArchMapEntry: Equatable, Sendable {
     public var architecture: String
@@ -157,12 +160,18 @@ extension SeccompProfile {
     }
 
     var rules: [Rule] = []
+    var warnings: [String] = []
     for (index, value) in (try array(root["syscalls"], "syscalls") ?? []).enumerated() {
-      rules.append(try rule(value, "syscalls[\(index)]"))
+      let parsed = try rule(value, "syscalls[\(index)]")
+      if parsed.names.isEmpty {
+        // moby's setupSeccomp, runc and crun loop over the names: a rule without any is a no-op.
+        warnings.append("\(parsed.path): the rule names no syscall; Docker, runc and crun accept it and it does nothing")
+      }
+      rules.append(parsed)
     }
     return SeccompProfile(
       defaultAction: defaultAction, defaultErrnoRet: defaultErrnoRet, architectures: architectures,
-      archMap: archMap, flags: flags, syscalls: rules)
+      archMap: archMap, flags: flags, syscalls: rules, warnings: warnings)
   }
 
   static func rule(_ value: JSONValue, _ path: String) throws(SeccompProfileError) -> Rule {
@@ -175,7 +184,6 @@ extension SeccompProfile {
       }
       names = [name]
     }
-    guard !names.isEmpty else { throw SeccompProfileError(path + ".names", "missing: a rule names at least one syscall") }
     for (index, syscall) in names.enumerated() where syscall.isEmpty {
       throw SeccompProfileError(path + ".names[\(index)]", "an empty string is not a syscall name")
     }
@@ -285,6 +293,8 @@ extension SeccompProfile {
     public var rules: [ResolvedRule]
     /// Names this architecture does not have (skipped, as runc skips them), with their paths.
     public var skippedNames: [(path: String, name: String)]
+    /// Names neither culprit nor the linked libseccomp knows: skipped, as runc and crun do.
+    public var unknownNames: [(path: String, name: String)]
     /// Rules left out by includes/excludes, with the reason.
     public var excludedRules: [(path: String, reason: String)]
     /// The largest syscall number any applicable rule names (runc's stub threshold).
@@ -334,7 +344,10 @@ extension SeccompProfile {
     }
   }
 
-  public func resolve(for target: Target) throws(SeccompProfileError) -> Resolved {
+  /// `dockerConditions`: whether includes/excludes are decided (Docker, Podman and containerd
+  /// read them; runc and crun take an OCI profile, whose schema has no such fields, and Go's
+  /// encoding/json drops them, so every rule applies).
+  public func resolve(for target: Target, dockerConditions: Bool = true) throws(SeccompProfileError) -> Resolved {
     if defaultAction == .notify {
       throw SeccompProfileError("defaultAction", "SCMP_ACT_NOTIFY cannot be the default action (runc refuses it)")
     }
@@ -346,11 +359,12 @@ extension SeccompProfile {
     let goArch = target.arch.goName
     var rules: [ResolvedRule] = []
     var skipped: [(String, String)] = []
+    var unknown: [(String, String)] = []
     var excluded: [(String, String)] = []
     var highest: Int?
     var usesNotify = false
     for rule in syscalls {
-      if let reason = exclusion(rule, target: target, goArch: goArch) {
+      if dockerConditions, let reason = exclusion(rule, target: target, goArch: goArch) {
         excluded.append((rule.path, reason))
         continue
       }
@@ -359,7 +373,10 @@ extension SeccompProfile {
         let namePath = "\(rule.path).names[\(index)]"
         switch SyscallNumber.resolve(name, on: target.arch) {
         case .unknown:
-          throw SeccompProfileError(namePath, "unknown syscall \"\(name)\" (neither culprit's table nor libseccomp knows it)")
+          // runc ("unknown seccomp syscall ignored", seccomp_linux.go) and crun ("unknown
+          // seccomp syscall `%s` ignored") skip names their libseccomp does not know; the call
+          // then gets the default action.
+          unknown.append((namePath, name))
         case .notOnArchitecture:
           skipped.append((namePath, name))
         case .number(let number):
@@ -376,8 +393,8 @@ extension SeccompProfile {
     }
     return Resolved(
       defaultAction: defaultFilterAction, listsNativeArchitecture: listed.contains(target.arch.profileName),
-      rules: rules, skippedNames: skipped, excludedRules: excluded, highestNamedNumber: highest, flags: flags,
-      usesNotify: usesNotify)
+      rules: rules, skippedNames: skipped, unknownNames: unknown, excludedRules: excluded, highestNamedNumber: highest,
+      flags: flags, usesNotify: usesNotify)
   }
 
   /// Why moby leaves a rule out on this target, or nil when it applies.
@@ -409,7 +426,10 @@ public struct WhatIfProfile: Sendable {
 
   /// Reads `path`, parses it, decides it for `target` and compiles it. Every problem is a
   /// SeccompProfileError naming the JSON path; an unreadable file has the empty path.
-  public static func load(_ path: String, source: SystemSource, target: SeccompProfile.Target)
+  /// The runtime that would load it (SeccompRuntime: what it drops, decides and adds).
+  public var runtime: SeccompRuntime = .runc
+
+  public static func load(_ path: String, source: SystemSource, target: SeccompProfile.Target, runtime: SeccompRuntime = .runc)
     throws(SeccompProfileError) -> WhatIfProfile
   {
     let text: String
@@ -417,10 +437,15 @@ public struct WhatIfProfile: Sendable {
     case .success(let value): text = value
     case .failure(let err): throw SeccompProfileError("", "cannot read the file: \(err.description)")
     }
-    let profile = try SeccompProfile.parse(text)
-    let resolved = try profile.resolve(for: target)
-    let program = try resolved.compile(arch: target.arch)
-    return WhatIfProfile(path: path, profile: profile, resolved: resolved, program: program)
+    var profile = try SeccompProfile.parse(text)
+    if runtime.dropsDefaultErrnoRet, let ret = profile.defaultErrnoRet {
+      profile.warnings.append(
+        "\(runtime.display) drops defaultErrnoRet (\(ret), \(Errno(rawValue: Int32(ret)).name)), so the default answers EPERM, as it will in that runtime (moby#42604, fixed in Docker Engine 23.0)")
+      profile.defaultErrnoRet = nil
+    }
+    let resolved = try profile.resolve(for: target, dockerConditions: runtime.decidesConditions)
+    let program = try resolved.compile(arch: target.arch, enosysStub: runtime.addsENOSYSStub)
+    return WhatIfProfile(path: path, profile: profile, resolved: resolved, program: program, runtime: runtime)
   }
 
   /// Sentences that say how the profile was applied, for the report.
@@ -428,11 +453,17 @@ public struct WhatIfProfile: Sendable {
     var notes: [String] = []
     let action = profile.defaultAction.rawValue + (profile.defaultErrnoRet.map { " (errno \(Errno(rawValue: Int32($0)).name))" } ?? "")
     notes.append(
-      "The profile \(path) (default \(action), \(profile.syscalls.count) rule blocks) came to \(resolved.rules.count) libseccomp rules for \(target.arch.rawValue), decided as Docker does against this process's bounding set and kernel \(target.kernel?.description ?? "unknown").")
+      "The profile \(path) (default \(action), \(profile.syscalls.count) rule blocks), loaded as \(runtime.display) would, came to \(resolved.rules.count) libseccomp rules for \(target.arch.rawValue), decided as Docker does against this process's bounding set and kernel \(target.kernel?.description ?? "unknown").")
     if !resolved.excludedRules.isEmpty {
       let shown = resolved.excludedRules.prefix(6).map { "\($0.path) (\($0.reason))" }.joined(separator: "; ")
       notes.append("\(resolved.excludedRules.count) rule blocks do not apply here: \(shown)\(resolved.excludedRules.count > 6 ? "; …" : "").")
     }
+    if !resolved.unknownNames.isEmpty {
+      let names = resolved.unknownNames.map(\.name)
+      notes.append(
+        "\(names.count) names neither culprit nor libseccomp knows were skipped, as runc and crun skip them (those calls get the default action): \(names.prefix(8).joined(separator: ", "))\(names.count > 8 ? ", …" : "").")
+    }
+    for warning in profile.warnings { notes.append("Warning: \(warning).") }
     if !resolved.skippedNames.isEmpty {
       let names = resolved.skippedNames.map(\.name)
       notes.append(
@@ -441,6 +472,8 @@ public struct WhatIfProfile: Sendable {
     if let above = program.enosysStubAbove {
       notes.append(
         "As runc ≥ 1.0.0-rc93 does, calls numbered above \(above), the highest syscall the profile names here, answer ENOSYS before the profile's rules run.")
+    } else if !runtime.addsENOSYSStub {
+      notes.append("No -ENOSYS stub: \(runtime.display) adds none (crun does not), so calls the profile does not name get its default.")
     } else {
       notes.append("No -ENOSYS stub: runc adds one only when the default action refuses calls and the profile lists this architecture.")
     }

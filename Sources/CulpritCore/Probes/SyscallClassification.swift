@@ -219,3 +219,40 @@ extension SyscallSweep {
     }
   }
 }
+
+// MARK: The exact oracle and the sweep table
+
+extension SweepPointers {
+  /// Pointer values for calls that are only interpreted or replayed, never run: no profile
+  /// filters on what a pointer points to, and the oracle's replay never dereferences them.
+  static let placeholders = SweepPointers(root: 0x1000, empty: 0x1008, missing: 0x1010, name: 0x1018)
+}
+
+extension SyscallSweep {
+  /// A table entry as the oracle asks it: the same number and register arguments the sweep uses.
+  public static func oracleCall(_ entry: SweepEntry, arch: Architecture, pointers: SweepPointers) -> OracleCall? {
+    guard let number = entry.syscall.number(on: arch) else { return nil }
+    switch entry.invocation {
+    case .raw(let arguments):
+      return OracleCall(number: number, arguments: arguments(pointers).map { UInt64(bitPattern: Int64($0)) })
+    case .clone3: return OracleCall(number: number, arguments: [0, 0])
+    case .cloneLegacy(let flags): return OracleCall(number: number, arguments: [UInt64(flags)])
+    }
+  }
+
+  /// The outcome the sweep would see for an entry whose exact call the filter answers this way:
+  /// allowed means the kernel's own answer (its first errno, or success where the kernel may
+  /// succeed). Used where the filter is known but the call is not made (profile check).
+  public static func outcome(of answer: OracleAnswer, for entry: SweepEntry) -> SweepOutcome {
+    switch answer {
+    case .allowed, .bypassesSeccomp:
+      if entry.kernelMaySucceed || entry.kernelErrnos.isEmpty { return .returned(0) }
+      return .failed(entry.kernelErrnos[0])
+    case .errno(let err): return .failed(err)
+    case .returned(let value): return .returned(value)
+    case .killed(let signal): return .killed(signal: signal)
+    case .trapped(let data): return .trapped(data: data)
+    case .unavailable: return .notRun
+    }
+  }
+}

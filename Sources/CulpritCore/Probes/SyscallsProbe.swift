@@ -23,7 +23,7 @@ public struct SyscallsProbe: Probe {
   }
 
   /// What the sweep found, before classification.
-  struct Sweep {
+  struct Sweep: Sendable {
     var outcomes: [SweepOutcome]
     /// Grandchildren used (0 when the calls ran in the probe's own child).
     var children: Int
@@ -32,30 +32,71 @@ public struct SyscallsProbe: Probe {
     var elapsedMicroseconds: Int
   }
 
+  /// What the probe's child saw: the sweep's calls and their answers, the oracle's exact map
+  /// (nil when it was not asked), and the environment read in the same child.
+  public struct Observations: Sendable {
+    var sweep: Sweep
+    var oracle: OracleBatch?
+    var env: SweepEnvironment
+  }
+
   public func run(_ context: ProbeContext) -> ProbeResult {
     guard let arch = Architecture.native else {
       return verdict(.skipped, "The syscall sweep knows the numbers of x86_64 and aarch64 only; this is \(context.snapshot.machine).")
     }
-    let entries = SyscallSweep.table
+    let observations = observe(context, arch: arch)
+    return SyscallsProbe.judge(
+      self, observations, profile: context.options.seccompProfile, notes: context.options.seccompProfileNotes)
+  }
+
+  /// The calls: the sweep (kernel-answer discriminators, the fallback and cross-check), then
+  /// the exact oracle over every number and the argument-dependent calls.
+  func observe(_ context: ProbeContext, arch: Architecture) -> Observations {
     var calls: [Call] = []
-    for entry in entries {
+    for entry in SyscallSweep.table {
       guard let number = entry.syscall.number(on: arch) else { continue }
       calls.append(Call(number: number, invocation: entry.invocation, text: entry.call))
     }
     calls.append(Call(number: SyscallSweep.unassignedNumber, invocation: .raw { _ in [] }, text: "syscall(\(SyscallSweep.unassignedNumber)) /* unassigned */"))
     calls.append(Call(number: SyscallSweep.aboveEveryProfileNumber, invocation: .raw { _ in [] }, text: "syscall(\(SyscallSweep.aboveEveryProfileNumber)) /* above every assigned number */"))
-
     let env = environment(context, arch: arch)
     let sweep = runSweep(calls, context: context)
-    var results: [SweepResult] = []
-    for (index, entry) in entries.enumerated() {
-      results.append(SyscallSweep.classify(entry, sweep.outcomes[index], in: env))
+    var oracle: OracleBatch?
+    let budget = min(context.remainingMilliseconds - 100, 1500)
+    // With no filter at all (PR_GET_SECCOMP 0) every call reaches the kernel: nothing to ask.
+    if budget > 50 && env.filterInstalled != false {
+      context.step("the seccomp oracle: every syscall number 0–\(SeccompMap.upperBound) and \(SeccompMap.variants(arch: arch).count) calls with arguments")
+      oracle = SeccompOracle.ask(SeccompMap.calls(arch: arch), deadline: context.deadline(inMilliseconds: budget))
     }
-    let unassigned = sweep.outcomes[entries.count]
-    let above = sweep.outcomes[entries.count + 1]
-    return SyscallsProbe.verdict(
-      self, results: results, unassigned: unassigned, above: above, env: env, sweep: sweep,
-      profile: context.options.seccompProfile, notes: context.options.seccompProfileNotes)
+    return Observations(sweep: sweep, oracle: oracle, env: env)
+  }
+
+  /// The verdict, from the observations alone.
+  static func judge(_ probe: SyscallsProbe, _ observations: Observations, profile: String?, notes: [String]) -> ProbeResult {
+    let entries = SyscallSweep.table.filter { observations.env.arch.flatMap($0.syscall.number(on:)) != nil }
+    let outcomes = observations.sweep.outcomes
+    var results: [SweepResult] = []
+    for (index, entry) in entries.enumerated() where index < outcomes.count {
+      results.append(SyscallSweep.classify(entry, outcomes[index], in: observations.env))
+    }
+    let unassigned = entries.count < outcomes.count ? outcomes[entries.count] : .notRun
+    let above = entries.count + 1 < outcomes.count ? outcomes[entries.count + 1] : .notRun
+    var map: SeccompMap?
+    // A map only from answers the filter gave: bypassed numbers are answered without asking.
+    let asked: (OracleAnswer) -> Bool = { answer in
+      switch answer {
+      case .unavailable, .bypassesSeccomp: return false
+      default: return true
+      }
+    }
+    if let batch = observations.oracle, batch.answers.contains(where: asked),
+      let arch = observations.env.arch, batch.answers.count == SeccompMap.calls(arch: arch).count
+    {
+      map = SeccompMap(arch: arch, answers: batch.answers)
+    }
+    return verdict(
+      probe, results: results, unassigned: unassigned, above: above, env: observations.env, sweep: observations.sweep,
+      profile: profile, notes: notes, map: map, oracle: observations.oracle)
   }
 
   /// Reads what classification needs: the seccomp mode as this child sees it (a what-if profile
@@ -219,7 +260,8 @@ public struct SyscallsProbe: Probe {
 extension SyscallsProbe {
   static func verdict(
     _ probe: SyscallsProbe, results: [SweepResult], unassigned: SweepOutcome, above: SweepOutcome,
-    env: SweepEnvironment, sweep: Sweep, profile: String?, notes: [String] = []
+    env: SweepEnvironment, sweep: Sweep, profile: String?, notes: [String] = [], map: SeccompMap? = nil,
+    oracle: OracleBatch? = nil
   ) -> ProbeResult {
     var evidence: [String] = []
     if let profile {
@@ -246,6 +288,39 @@ extension SyscallsProbe {
         stub = false
         evidence.append("syscall(\(SyscallSweep.aboveEveryProfileNumber)) \(above.said) too: no -ENOSYS stub for numbers above the profile's syscalls (not runc ≥ 1.0.0-rc93, or a profile without architectures).")
       }
+    }
+
+    // The exact map, when the oracle could ask.
+    if let map {
+      evidence += map.meaning()
+      if let stubFromMap = map.stub {
+        stub = true
+        _ = stubFromMap
+      } else if map.realDefault != nil, map.realDefault != .errno(.noFunction) {
+        stub = false
+      }
+      // Cross-check: the sweep's verdict against the oracle's for the same exact call.
+      if let arch = env.arch {
+        var disagreements: [String] = []
+        for result in results {
+          guard let call = SyscallSweep.oracleCall(result.entry, arch: arch, pointers: .placeholders) else { continue }
+          let answer = map.answer(for: call)
+          let sweepSaysAllowed = result.classification == .allowed || result.classification == .absent || result.classification == .kernelRefused
+          switch answer {
+          case .allowed, .bypassesSeccomp: if !sweepSaysAllowed && result.classification != .notRun { disagreements.append("\(result.entry.id) (sweep: \(result.classification.rawValue), oracle: allowed)") }
+          case .errno(let e):
+            if case .failed(let got) = result.outcome, got != e { disagreements.append("\(result.entry.id) (sweep: \(got.name), oracle: \(e.name))") }
+          default: break
+          }
+        }
+        if disagreements.isEmpty {
+          evidence.append("The sweep's \(results.count) calls agree with the oracle's answers for the same calls.")
+        } else {
+          evidence.append("The sweep and the oracle disagree on \(disagreements.joined(separator: ", ")); the oracle's answer is the filter's, the sweep's may be the kernel's or an LSM's.")
+        }
+      }
+    } else if let oracle, let why = oracle.unavailable {
+      evidence.append("The exact oracle (SECCOMP_RET_USER_NOTIF) could not ask the filter: \(why); the answers below come from the kernel-answer discriminators only.")
     }
 
     // One sentence per call the kernel did not answer itself; one for those it did.
@@ -314,6 +389,11 @@ extension SyscallsProbe {
         who = "which defeats the fallback of the programs that call \(them)"
       }
       summary = "Seccomp \(said), \(who)"
+      if let map, let stubbed = map.stub,
+        let broken = map.brokenFallbacks.first(where: { b in hurting.contains { $0.entry.id == b.name } && b.number < stubbed.start })
+      {
+        summary += "; runc's -ENOSYS stub starts above \(stubbed.start - 1), the highest call the profile names, past \(broken.name) (\(broken.number)), so \(broken.name) falls to the profile's default \(stubbed.realDefault)"
+      }
       hint = fixHint(hurting)
     case .none:
       status = .ok
@@ -330,6 +410,18 @@ extension SyscallsProbe {
         default: unknown = "the default action could not be seen"
         }
         summary = "\(filtered.count) of \(results.count) calls are filtered, each with an answer its callers handle; \(unknown)"
+        if let map, let stubbed = map.stub {
+          summary = "\(filtered.count) of \(results.count) calls are filtered, each with an answer its callers handle; the profile's default is \(stubbed.realDefault), and numbers from \(stubbed.start) up get ENOSYS from runc's -ENOSYS stub"
+          if let clone3 = map.stubRescues.first(where: { $0.name == "clone3" }) {
+            summary += "; threads work only because of it: clone3 (\(clone3.number)) gets ENOSYS from the stub since the profile names nothing above \(stubbed.start - 1), and a profile that adds any call above \(clone3.number) turns it into \(stubbed.realDefault)"
+            hint = "Add clone3 → SCMP_ACT_ERRNO with errnoRet 38 to the profile ({\"names\": [\"clone3\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 38}), so threads keep working when the profile names newer calls (Concourse 7.13.0-rc added faccessat2 and openat2 and every thread failed; 7.13.0 added this rule). Check a profile change before it ships with culprit profile diff OLD NEW."
+          } else if !map.stubRescues.isEmpty {
+            summary += "; \(map.stubRescues.map(\.name).joined(separator: ", ")) get ENOSYS only from the stub"
+          }
+        } else if let map, let d = map.realDefault {
+          let key = SeccompMap.key(d)
+          summary = "\(filtered.count) of \(results.count) calls are filtered, each with an answer its callers handle; numbers the profile does not name get \(key)" + (key == "ENOSYS" ? " (its default, as Podman's profile has)" : " and no -ENOSYS stub shows")
+        }
       }
     }
 
@@ -361,6 +453,13 @@ extension SyscallsProbe {
       "syscalls": .array(results.map(resultJSON)),
       "children": .int(sweep.children),
       "sweep_us": .int(sweep.elapsedMicroseconds),
+      "filter_map": map?.json ?? .null,
+      "oracle": oracle.map { batch -> JSONValue in
+        [
+          "available": .bool(map != nil), "unavailable": batch.unavailable.map { .string($0.description) } ?? .null,
+          "children": .int(batch.children), "notifications": .int(batch.notifications), "us": .int(batch.elapsedMicroseconds),
+        ]
+      } ?? .null,
     ]
     return probe.verdict(status, layer: status == .ok ? nil : .seccomp, summary, evidence: evidence, hint: hint, facts: facts)
   }

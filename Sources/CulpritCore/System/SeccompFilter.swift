@@ -87,6 +87,18 @@ public final class SeccompFilter {
     context = ctx
   }
 
+  /// A filter for one architecture (an AUDIT_ARCH value), native or not: for compiling a
+  /// profile as another machine's runtime would, to interpret it, never to load it.
+  public convenience init(defaultAction: Action, onlyArchitecture arch: UInt32) throws(Failure) {
+    try self.init(defaultAction: defaultAction)
+    let native = seccomp_arch_native()
+    if arch != native {
+      try addArchitecture(arch)
+      let rc = seccomp_arch_remove(context, native)
+      if rc != 0 { throw Failure(description: "seccomp_arch_remove failed: \(Errno(rawValue: -rc).name)") }
+    }
+  }
+
   deinit { seccomp_release(context) }
 
   /// Adds an architecture (an AUDIT_ARCH value) besides the native one.
@@ -100,6 +112,13 @@ public final class SeccompFilter {
 
   /// The native number of a syscall name, as libseccomp resolves it; nil when unknown.
   public static func resolve(_ name: String) -> Int32? {
+    let nr = seccomp_syscall_resolve_name(name)
+    return nr == __NR_SCMP_ERROR ? nil : nr
+  }
+
+  /// The native number of a name, or libseccomp's negative pseudo-number for a call the native
+  /// architecture lacks; nil when libseccomp does not know the name.
+  static func resolveIncludingPseudo(_ name: String) -> Int32? {
     let nr = seccomp_syscall_resolve_name(name)
     return nr == __NR_SCMP_ERROR ? nil : nr
   }
@@ -259,10 +278,10 @@ extension SeccompProfile.Resolved {
   /// go in one rule; several on the same index become separate rules, ORed), then runc's
   /// -ENOSYS stub when the default action refuses and the profile lists this architecture.
   /// Only the native architecture is in the filter: the probes make native calls only.
-  public func compile(arch: Architecture) throws(SeccompProfileError) -> SeccompProgram {
+  public func compile(arch: Architecture, enosysStub: Bool = true) throws(SeccompProfileError) -> SeccompProgram {
     let filter: SeccompFilter
     do {
-      filter = try SeccompFilter(defaultAction: defaultAction)
+      filter = try SeccompFilter(defaultAction: defaultAction, onlyArchitecture: arch.seccompToken)
     } catch {
       throw SeccompProfileError("defaultAction", error.description)
     }
@@ -284,9 +303,17 @@ extension SeccompProfile.Resolved {
       let indices = rule.conditions.map(\.index)
       let groups: [[SeccompFilter.Condition]] =
         Set(indices).count == indices.count ? [conditions] : conditions.map { [$0] }
+      // libseccomp takes rule numbers as the native architecture numbers them (negative
+      // pseudo-numbers for calls it lacks) and translates them for each architecture of the
+      // filter; for another architecture's filter the name is resolved natively.
+      var number = Int32(rule.number)
+      if arch != Architecture.native {
+        guard let native = SeccompFilter.resolveIncludingPseudo(rule.name) else { continue }
+        number = native
+      }
       for group in groups {
         do {
-          try filter.add(rule.action, syscall: Int32(rule.number), conditions: group)
+          try filter.add(rule.action, syscall: number, conditions: group)
         } catch {
           throw SeccompProfileError(rule.path, "libseccomp refused the rule for \(rule.name): \(error.description)")
         }
@@ -304,7 +331,7 @@ extension SeccompProfile.Resolved {
     case .allow, .log, .trace: permissive = true
     default: permissive = false
     }
-    if !permissive, listsNativeArchitecture, let highest = highestNamedNumber {
+    if enosysStub, !permissive, listsNativeArchitecture, let highest = highestNamedNumber {
       bytes = SeccompProgram.enosysStub(arch: arch, highest: highest) + bytes
       stubAbove = highest
     }

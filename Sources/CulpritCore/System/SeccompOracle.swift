@@ -28,7 +28,7 @@ public struct OracleCall: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Why the oracle could not ask (all or some of) its calls.
-public enum OracleUnavailable: Equatable, Sendable, CustomStringConvertible {
+public enum OracleUnavailable: Error, Equatable, Sendable, CustomStringConvertible {
   /// The oracle replays native calls only (x86_64, aarch64).
   case unsupportedArchitecture
   /// seccomp() wanted no_new_privs (EACCES without CAP_SYS_ADMIN) and prctl(PR_SET_NO_NEW_PRIVS)
@@ -50,6 +50,8 @@ public enum OracleUnavailable: Equatable, Sendable, CustomStringConvertible {
   /// The first replayed call was not sent to the listener, so the filter's address match does
   /// not work on this kernel; nothing else was asked, since a call could have run for real.
   case notIntercepted(String)
+  /// The filter killed so many calls that the oracle stopped making children for them.
+  case tooManyKills(Int)
   /// The oracle's child ended before it could ask (how it ended).
   case childEnded(String)
   /// The deadline came before this call was asked.
@@ -73,6 +75,7 @@ public enum OracleUnavailable: Equatable, Sendable, CustomStringConvertible {
     case .forkFailed(let err): return "fork failed with \(err.name)"
     case .sharedMemory(let err): return "mmap of the answer page failed with \(err.name)"
     case .notIntercepted(let what): return "the replay was not intercepted (\(what)), so nothing was asked"
+    case .tooManyKills(let n): return "the filter killed the oracle's children \(n) times; the calls after that were not asked"
     case .childEnded(let how): return "the oracle's child \(how) before asking"
     case .deadline: return "not asked before the deadline"
     }
@@ -147,6 +150,10 @@ public enum SeccompOracle {
   static let phaseSlot = 0, indexSlot = 1, setupErrnoSlot = 2, setupStepSlot = 3
   static let phaseGuard: Int64 = 1, phaseInstall: Int64 = 2, phaseCalls: Int64 = 3, phaseDone: Int64 = 4
   static let stateAsking: Int64 = 1, stateReturned: Int64 = 2, stateTrapped: Int64 = 3
+  /// Children a batch may use: a filter that kills every call would otherwise cost a fork per
+  /// number.
+  static let maxChildren = 48
+
   /// Set in the header's errno slot when the calibration call came back unintercepted.
   static let calibrationFailedStep: Int64 = 9
 
@@ -184,85 +191,67 @@ public enum SeccompOracle {
       if bypassing.contains(call.number) { batch.answers[index] = .bypassesSeccomp } else { asked.append(index) }
     }
     if asked.isEmpty { return finished(nil) }
-    // The calibration call: getpid, whose real result can never be the marker.
+    // The calls go to a few children at once, each with its own listener: a round trip is a
+    // wake-up of each side, so several in flight overlap on a loaded machine. Each child first
+    // replays getpid, whose real result can never be the marker, and asks nothing unless that
+    // came back intercepted.
     let calibration = OracleCall(number: arch == .x86_64 ? 39 : 172)
-    let all = [calibration] + asked.map { calls[$0] }
-    let bytes = (headerSlots + 2 * all.count) * 8
-    let page: UnsafeMutablePointer<Int64>
-    switch Sys.mapShared(bytes: bytes) {
-    case .success(let raw): page = raw.bindMemory(to: Int64.self, capacity: bytes / 8)
-    case .failure(let err): return finished(.sharedMemory(err))
+    let parallel = asked.count >= 64 ? 4 : 1
+    let size = (asked.count + parallel - 1) / parallel
+    var chunks: [Chunk] = []
+    for first in stride(from: 0, to: asked.count, by: size) {
+      let indices = Array(asked[first..<min(first + size, asked.count)])
+      guard let chunk = Chunk(indices: indices, calls: [calibration] + indices.map { calls[$0] }) else {
+        return finished(.sharedMemory(.current))
+      }
+      chunks.append(chunk)
     }
-    defer { Sys.unmap(UnsafeMutableRawPointer(page), bytes: bytes) }
-
-    var start = 0
-    var guardCoreDumps = true
-    while start < all.count {
+    while true {
+      let active = chunks.filter { !$0.done }
+      if active.isEmpty { return finished(nil) }
       if Sys.monotonicNanoseconds() >= deadline { return finished(.deadline) }
-      let round = runChild(all, from: start, page: page, guardCoreDumps: guardCoreDumps, deadline: deadline)
-      batch.children += 1
-      batch.notifications += round.notified.count
-      // Collect the answers the child recorded.
-      for index in start..<all.count {
-        let slot = page + headerSlots + 2 * index
-        let answer: OracleAnswer?
-        switch slot[0] {
-        case stateReturned:
-          let raw = Int(slot[1])
-          if round.notified.contains(index) || raw == marker {
-            answer = .allowed
-          } else if raw < 0 && raw >= -4095 {
-            answer = .errno(Errno(rawValue: Int32(-raw)))
-          } else {
-            answer = .returned(raw)
-          }
-        case stateTrapped: answer = .trapped(data: Int32(truncatingIfNeeded: slot[1]))
-        case stateAsking:
-          if case .signaled(let signal, _) = round.ending { answer = .killed(signal: signal) } else { answer = nil }
-        default: answer = nil
-        }
-        if let answer, index > 0 { batch.answers[asked[index - 1]] = answer }
-      }
-      if let failure = round.failure {
-        if case .setupKilled = failure, guardCoreDumps, page[phaseSlot] == phaseGuard {
-          // A filter that kills setrlimit or prctl(PR_SET_DUMPABLE): go on without the guard.
-          guardCoreDumps = false
-          continue
-        }
-        return finished(failure)
-      }
-      if start == 0 {
-        // The calibration must have been intercepted, or nothing else was asked.
-        switch page[headerSlots] {
-        case stateReturned where page[headerSlots + 1] == Int64(marker): break
-        default:
-          if page[setupStepSlot] == calibrationFailedStep || page[phaseSlot] == phaseCalls
-            || page[phaseSlot] == phaseDone
-          {
-            let seen: String
-            switch page[headerSlots] {
-            case stateReturned where page[headerSlots + 1] < 0:
-              seen = "the filter answered getpid() with \(Errno(rawValue: Int32(-page[headerSlots + 1])).name), so the interception could not be confirmed"
-            case stateReturned: seen = "getpid() returned \(page[headerSlots + 1]) without a notification"
-            case stateTrapped: seen = "getpid() was trapped"
-            case stateAsking: seen = "getpid() was killed"
-            default: seen = "getpid() was not made"
-            }
-            return finished(.notIntercepted(seen))
-          }
+      if batch.children >= maxChildren { return finished(.tooManyKills(batch.children)) }
+      var running: [Running] = []
+      for chunk in active {
+        switch start(chunk, deadline: deadline) {
+        case .success(let r): running.append(r)
+        case .failure(.forkFailed) where !running.isEmpty:
+          // A pids limit with room for fewer children: the other chunks wait for a later round.
+          break
+        case .failure(let why):
+          for r in running { r.abandon() }
+          return finished(why)
         }
       }
-      switch page[phaseSlot] {
-      case phaseDone: return finished(nil)
-      case phaseCalls:
-        // The child ended inside call `index`: killed (recorded above) or out of time.
-        let index = Int(page[indexSlot])
-        guard case .signaled = round.ending, index >= start else { return finished(.deadline) }
-        start = index + 1
-      default: return finished(.deadline)
+      serve(running, deadline: deadline)
+      var failure: OracleUnavailable?
+      for r in running {
+        let round = finish(r)
+        batch.children += 1
+        batch.notifications += round.notified.count
+        for (index, answer) in r.chunk.answers(round) { batch.answers[index] = answer }
+        if let why = r.chunk.advance(round) { failure = failure ?? why }
       }
+      if let failure { return finished(failure) }
     }
-    return finished(nil)
+  }
+
+  /// The filter the oracle's child installs, for tests: interpreting it shows it notifies
+  /// only calls from the replay instruction of the native architecture.
+  public static var filterProgram: [SeccompBPF.Instruction] {
+    var raw = [UInt64](repeating: 0, count: 16)
+    var count: UInt16 = 0
+    raw.withUnsafeMutableBytes { culprit_oracle_program($0.baseAddress!, &count) }
+    let bytes = raw.withUnsafeBytes { Array($0.prefix(Int(count) * 8)) }
+    return SeccompBPF.decode(bytes)
+  }
+
+  /// The replay's syscall instruction and the one after it.
+  public static var callSite: (site: UInt64, after: UInt64) {
+    var site: UInt64 = 0
+    var after: UInt64 = 0
+    culprit_oracle_call_addresses(&site, &after)
+    return (site, after)
   }
 
   /// x86_64's uretprobe (335) and uprobe (336): from Linux 6.11 seccomp lets uretprobe through
@@ -283,17 +272,134 @@ public enum SeccompOracle {
     var failure: OracleUnavailable?
   }
 
-  /// One child: it installs the oracle filter, passes the listener, and replays
-  /// `calls[from...]`; this process answers every notification with the marker.
-  static func runChild(
-    _ calls: [OracleCall], from: Int, page: UnsafeMutablePointer<Int64>, guardCoreDumps: Bool, deadline: UInt64
-  ) -> Round {
+  /// A share of a batch: its calls (the calibration first), where the next child starts, and
+  /// the shared page its children write (a header, then two slots per call).
+  final class Chunk {
+    let indices: [Int]
+    let calls: [OracleCall]
+    let page: UnsafeMutablePointer<Int64>
+    let bytes: Int
+    var start = 0
+    var guardCoreDumps = true
+    var done = false
+
+    init?(indices: [Int], calls: [OracleCall]) {
+      self.indices = indices
+      self.calls = calls
+      bytes = (headerSlots + 2 * calls.count) * 8
+      guard case .success(let raw) = Sys.mapShared(bytes: bytes) else { return nil }
+      page = raw.bindMemory(to: Int64.self, capacity: bytes / 8)
+    }
+
+    deinit { Sys.unmap(UnsafeMutableRawPointer(page), bytes: bytes) }
+
+    /// The answers the last child recorded, by index in the batch.
+    func answers(_ round: Round) -> [(Int, OracleAnswer)] {
+      var out: [(Int, OracleAnswer)] = []
+      for index in max(start, 1)..<calls.count {
+        let slot = page + headerSlots + 2 * index
+        let answer: OracleAnswer?
+        switch slot[0] {
+        case stateReturned:
+          let raw = Int(slot[1])
+          if round.notified.contains(index) || raw == marker {
+            answer = .allowed
+          } else if raw < 0 && raw >= -4095 {
+            answer = .errno(Errno(rawValue: Int32(-raw)))
+          } else {
+            answer = .returned(raw)
+          }
+        case stateTrapped: answer = .trapped(data: Int32(truncatingIfNeeded: slot[1]))
+        case stateAsking:
+          if case .signaled(let signal, _) = round.ending { answer = .killed(signal: signal) } else { answer = nil }
+        default: answer = nil
+        }
+        if let answer { out.append((indices[index - 1], answer)) }
+      }
+      return out
+    }
+
+    /// Where the next child starts after `round`, or why the batch cannot go on.
+    func advance(_ round: Round) -> OracleUnavailable? {
+      if let failure = round.failure {
+        if case .setupKilled = failure, guardCoreDumps, page[phaseSlot] == phaseGuard {
+          // A filter that kills setrlimit or prctl(PR_SET_DUMPABLE): go on without the guard.
+          guardCoreDumps = false
+          return nil
+        }
+        done = true
+        return failure
+      }
+      if start == 0 && !(page[headerSlots] == stateReturned && page[headerSlots + 1] == Int64(marker)) {
+        // The calibration was not intercepted: nothing else was asked.
+        done = true
+        let value = page[headerSlots + 1]
+        switch page[headerSlots] {
+        case stateReturned where value < 0:
+          return .notIntercepted(
+            "the filter answered getpid() with \(Errno(rawValue: Int32(-value)).name), so the interception could not be confirmed")
+        case stateReturned: return .notIntercepted("getpid() returned \(value) without a notification")
+        case stateTrapped: return .notIntercepted("getpid() was trapped")
+        case stateAsking: return .notIntercepted("getpid() was killed")
+        default: return .deadline
+        }
+      }
+      switch page[phaseSlot] {
+      case phaseDone:
+        done = true
+        return nil
+      case phaseCalls:
+        // The child ended inside call `index`: killed (recorded) or out of time.
+        let index = Int(page[indexSlot])
+        guard case .signaled = round.ending, index >= start else {
+          done = true
+          return .deadline
+        }
+        start = index + 1
+        if start >= calls.count { done = true }
+        return nil
+      default:
+        done = true
+        return .deadline
+      }
+    }
+  }
+
+  /// A child of a chunk, started: its listener once passed.
+  final class Running {
+    let chunk: Chunk
+    let child: Child
+    var socket: Int32
+    var listener: Int32 = -1
+    var passError: Errno?
     var round = Round()
+
+    init(chunk: Chunk, child: Child, socket: Int32) {
+      self.chunk = chunk
+      self.child = child
+      self.socket = socket
+    }
+
+    /// Kills the child and reaps it (when another chunk's child could not be made).
+    func abandon() {
+      Children.killGroup(child.pid)
+      _ = Children.collect([child])
+      if socket >= 0 { Sys.close(socket) }
+      if listener >= 0 { Sys.close(listener) }
+    }
+  }
+
+  /// Forks a child that installs the oracle filter, passes the listener and replays
+  /// `chunk.calls[chunk.start...]`.
+  static func start(_ chunk: Chunk, deadline: UInt64) -> Result<Running, OracleUnavailable> {
+    let page = chunk.page
+    let calls = chunk.calls
+    let from = chunk.start
+    let guardCoreDumps = chunk.guardCoreDumps
     for slot in 0..<headerSlots { page[slot] = 0 }
     var fds: [Int32] = [-1, -1]
     if socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) != 0 {
-      round.failure = .listenerNotPassed(.current)
-      return round
+      return .failure(.listenerNotPassed(.current))
     }
     let spawned = Children.spawn(deadline: deadline) { channel in
       Sys.close(fds[1])
@@ -340,53 +446,72 @@ public enum SeccompOracle {
     Sys.close(fds[0])
     guard case .success(let child) = spawned else {
       Sys.close(fds[1])
-      round.failure = .forkFailed(spawned.failure ?? .current)
-      return round
+      return .failure(.forkFailed(spawned.failure ?? .current))
     }
-    // The listener, or the child's end.
-    var listener: Int32 = -1
-    var passError: Errno?
-    while listener < 0 && passError == nil {
+    return .success(Running(chunk: chunk, child: child, socket: fds[1]))
+  }
+
+  /// Receives each child's listener, then answers every notification with the marker until
+  /// every child has ended or the deadline. A child's end wakes the ppoll with SIGCHLD
+  /// (Children's wake-up; without it, a look every 2 ms).
+  static func serve(_ running: [Running], deadline: UInt64) {
+    var note = culprit_oracle_notification()
+    while true {
       let now = Sys.monotonicNanoseconds()
-      if now >= deadline { break }
-      var set = [pollfd(fd: fds[1], events: Int16(POLLIN), revents: 0)]
-      if culprit_ppoll(&set, 1, Int(deadline - now)) <= 0 { continue }
-      let fd = culprit_oracle_receive_fd(fds[1])
-      if fd >= 0 {
-        listener = fd
-      } else if fd != -ENODATA {
-        passError = Errno(rawValue: -fd)
-      } else {
-        break  // the child closed its end without a listener: its setup failed
+      if now >= deadline { return }
+      var set: [pollfd] = []
+      var owners: [(Running, Int)] = []  // 0 socket, 1 listener
+      for r in running where !r.child.hasEnded {
+        if r.socket >= 0 {
+          set.append(pollfd(fd: r.socket, events: Int16(POLLIN), revents: 0))
+          owners.append((r, 0))
+        }
+        if r.listener >= 0 {
+          set.append(pollfd(fd: r.listener, events: Int16(POLLIN), revents: 0))
+          owners.append((r, 1))
+        }
       }
-    }
-    Sys.close(fds[1])
-    if listener >= 0 {
-      _ = culprit_oracle_sync_wakeups(listener)
-      var note = culprit_oracle_notification()
-      // The child's end wakes the ppoll with SIGCHLD (Children's wake-up); without it, a
-      // look every 2 ms.
-      while !child.hasEnded {
-        let now = Sys.monotonicNanoseconds()
-        if now >= deadline { break }
-        var set = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
-        if culprit_ppoll(&set, 1, Children.pollWait(deadline - now)) <= 0 { continue }
-        if set[0].revents & Int16(POLLIN) != 0, culprit_oracle_next(listener, &note) == 0 {
+      if set.isEmpty { return }
+      if culprit_ppoll(&set, UInt(set.count), Children.pollWait(deadline - now)) <= 0 { continue }
+      for (i, (r, kind)) in owners.enumerated() where set[i].revents != 0 {
+        switch kind {
+        case 0:
+          let fd = culprit_oracle_receive_fd(r.socket)
+          if fd >= 0 {
+            r.listener = fd
+            _ = culprit_oracle_sync_wakeups(fd)
+          } else if fd != -ENODATA {
+            r.passError = Errno(rawValue: -fd)
+          }
+          Sys.close(r.socket)
+          r.socket = -1
+        case 1:
+          guard set[i].revents & Int16(POLLIN) != 0, culprit_oracle_next(r.listener, &note) == 0 else { continue }
+          let page = r.chunk.page
+          let calls = r.chunk.calls
           let index = Int(page[indexSlot])
           let args = withUnsafeBytes(of: note.args) { Array($0.bindMemory(to: UInt64.self)) }
           if index < calls.count, Int(note.nr) == calls[index].number, args == calls[index].arguments {
-            round.notified.insert(index)
+            r.round.notified.insert(index)
           }
-          _ = culprit_oracle_answer(listener, note.id, Int64(marker), 0)
-          continue
+          _ = culprit_oracle_answer(r.listener, note.id, Int64(marker), 0)
+        default:
+          break
         }
       }
-      Sys.close(listener)
     }
-    let outcome = Children.collect([child])[0]
+  }
+
+  /// Collects the child and says how its setup went.
+  static func finish(_ r: Running) -> Round {
+    if r.socket >= 0 { Sys.close(r.socket) }
+    if r.listener >= 0 { Sys.close(r.listener) }
+    let outcome = Children.collect([r.child])[0]
+    var round = r.round
     round.ending = outcome.ending
-    if listener < 0 {
-      if let passError {
+    let page = r.chunk.page
+    if r.listener < 0 {
+      if let passError = r.passError {
         round.failure = .listenerNotPassed(passError)
       } else if page[setupErrnoSlot] != 0 {
         let err = Errno(rawValue: Int32(page[setupErrnoSlot]))
