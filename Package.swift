@@ -24,6 +24,7 @@ let package = Package(
       name: "culprit",
       dependencies: [
         "CulpritCore",
+        "CCulprit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

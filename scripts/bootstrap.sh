@@ -15,6 +15,7 @@
 #                    AppArmor, cgroup v2), apparmor_parser inside it, its initramfs, gt.c
 #   and, downloaded (never installed) into /var/tmp/culprit-vm-matrix: Debian's kernel package
 #   (the one linux-image-amd64 depends on) and busybox-static, the VM's kernel and shell
+#   strace           holds a probe in a system call while a test signals culprit
 #   golang-go        Go's encoding/json, the reference for how Docker reads a profile (Tests/go-reference)
 #   scripts/bootstrap.sh           everything the tests need
 #   scripts/bootstrap.sh --build   only what building and running culprit needs

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #if defined(__GLIBC__)
 #include <gnu/libc-version.h>
@@ -125,18 +126,118 @@ int culprit_install_sigchld_wakeup(int wake_on_stops) {
   return sigaction(SIGCHLD, &action, NULL);
 }
 
-culprit_shared_page *culprit_shared_page_create(void) {
-  void *page = mmap(NULL, sizeof(culprit_shared_page), PROT_READ | PROT_WRITE,
-                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+culprit_shared_page *culprit_shared_page_create(size_t output_capacity) {
+  size_t size = sizeof(culprit_shared_page) + output_capacity;
+  culprit_shared_page *page = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (page == MAP_FAILED) {
     return NULL;
   }
-  memset(page, 0, sizeof(culprit_shared_page));
+  // A fresh anonymous mapping is zero already; only the capacity is set.
+  page->output_capacity = output_capacity;
   return page;
 }
 
 void culprit_shared_page_destroy(culprit_shared_page *page) {
-  munmap(page, sizeof(culprit_shared_page));
+  munmap(page, sizeof(culprit_shared_page) + page->output_capacity);
+}
+
+int culprit_child_has_ended(pid_t pid) {
+  siginfo_t info;
+  memset(&info, 0, sizeof(info));
+  if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    return -errno;
+  }
+  return info.si_pid != 0 ? 1 : 0;
+}
+
+unsigned char *culprit_shared_page_output(culprit_shared_page *page) {
+  return (unsigned char *)page + sizeof(culprit_shared_page);
+}
+
+static volatile sig_atomic_t culprit_received_termination;
+
+static void culprit_record_termination(int signo) {
+  if (culprit_received_termination == 0) {
+    culprit_received_termination = signo;
+  }
+}
+
+int culprit_install_termination_recorder(void) {
+  static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+  for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = culprit_record_termination;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (sigaction(signals[i], &action, NULL) != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int culprit_termination_signal(void) { return culprit_received_termination; }
+
+void culprit_die_of(int signo) {
+  signal(signo, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(signo);
+  _exit(128 + signo);
+}
+
+#define CULPRIT_REMOVAL_MAX 8
+static char culprit_removal_directory[4096];
+static char culprit_removal_paths[CULPRIT_REMOVAL_MAX][4096 + 64];
+static volatile int culprit_removal_count = -1;
+
+static void culprit_remove_and_exit(int signo) {
+  (void)signo;
+  int count = culprit_removal_count;
+  for (int i = 0; i < count; i++) {
+    unlink(culprit_removal_paths[i]);
+  }
+  if (count >= 0) {
+    rmdir(culprit_removal_directory);
+  }
+  _exit(128 + SIGTERM);
+}
+
+int culprit_arm_removal(const char *directory, const char *const *names, int count) {
+  if (count < 0 || count > CULPRIT_REMOVAL_MAX || strlen(directory) >= sizeof(culprit_removal_directory)) {
+    errno = EINVAL;
+    return -1;
+  }
+  culprit_removal_count = -1;
+  strcpy(culprit_removal_directory, directory);
+  for (int i = 0; i < count; i++) {
+    if (strlen(names[i]) >= 64) {
+      errno = EINVAL;
+      return -1;
+    }
+    strcpy(culprit_removal_paths[i], directory);
+    strcat(culprit_removal_paths[i], "/");
+    strcat(culprit_removal_paths[i], names[i]);
+  }
+  culprit_removal_count = count;
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_handler = culprit_remove_and_exit;
+  sigfillset(&action.sa_mask);
+  if (sigaction(SIGTERM, &action, NULL) != 0) {
+    return -1;
+  }
+  return prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+}
+
+void culprit_disarm_removal(void) {
+  culprit_removal_count = -1;
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  signal(SIGTERM, SIG_DFL);
 }
 
 static culprit_shared_page *volatile culprit_trap_page;
@@ -195,6 +296,10 @@ void culprit_reset_signals_in_child(void) {
   }
   signal(SIGSYS, SIG_DFL);
   signal(SIGCHLD, SIG_DFL);
+  // The runner's termination recorder is the runner's: a probe child ends at once.
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);

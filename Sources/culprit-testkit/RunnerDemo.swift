@@ -10,11 +10,13 @@ struct DemoProbe: Probe {
   let id: String
   var title: String { "Demo \(id)" }
   var abstract: String { "synthetic probe \(id)" }
-  var isolation: Isolation { id == "inprocess" ? .inProcess : .child(budgetMilliseconds: 5000) }
+  var isolation: Isolation {
+    id == "inprocess" ? .inProcess : .child(budgetMilliseconds: id == "hang-short" ? 800 : 5000)
+  }
 
   func run(_ context: ProbeContext) -> ProbeResult {
     switch id {
-    case "hang":
+    case "hang", "hang-short":
       context.step("sleeping forever")
       while true { Sys.sleep(milliseconds: 1000) }
     case "kill", "trap":

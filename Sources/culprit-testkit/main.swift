@@ -28,7 +28,8 @@
 //
 //   culprit-testkit runner [--timeout MS] CASE...
 //       Runs the probe runner on synthetic probes and prints the report as JSON. CASE: ok,
-//       inprocess, hang, kill, trap, crash, garbage, grandchild.
+//       inprocess, hang (a 5 s budget), hang-short (800 ms), kill, trap, crash, garbage,
+//       grandchild, hold, fork.
 //
 //   culprit-testkit oracle CALL...
 //       Asks the seccomp oracle what the filters this process runs under do with each CALL

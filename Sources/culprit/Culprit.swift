@@ -1,4 +1,5 @@
 import ArgumentParser
+import CCulprit
 import CulpritCore
 
 #if canImport(Glibc)
@@ -178,7 +179,18 @@ struct CulpritCommand: ParsableCommand {
         program.install().failure.map { "installing the seccomp profile failed: \($0.description)" }
       }
     }
-    let runner = Runner(timeoutMilliseconds: Int(timeout * 1000), options: options, prepareChild: prepareChild)
+    let startStack = culprit_startup_stack_limit()
+    if startStack > 0, let now = Sys.rlimit(RLimitResource.stack.rawValue).value?.soft {
+      Output.note(
+        "the stack limit (ulimit -s) was \(startStack / 1024) KiB; culprit raised its soft limit to \(now / 1024) KiB, since the Swift runtime needs more than 64 KiB, and its probe processes (the thread probe's threads too) run with that")
+    }
+    if case .failure(let err) = Sys.lstat("/proc/self") {
+      // Every probe says which of its files it could not read; this says why, once.
+      Output.note(
+        "/proc is not mounted here (/proc/self: \(err.name)), so what culprit reads from /proc is missing from this report; each probe names the files it could not read")
+    }
+    var runner = Runner(timeoutMilliseconds: Int(timeout * 1000), options: options, prepareChild: prepareChild)
+    runner.ownCallKilled = Startup.ownCallKilled
     let outcome = runner.run(probes, snapshot: snapshot)
     let elapsed = Int((Sys.monotonicNanoseconds() - started) / 1_000_000)
     let report = Report(
@@ -289,18 +301,82 @@ enum Output {
     return isatty(fd) == 1
   }
 
+  static func note(_ message: String) {
+    _ = Sys.writeAll(2, Array("culprit: note: \(message)\n".utf8))
+  }
+
   static func error(_ message: String) {
     _ = Sys.writeAll(2, Array("culprit: error: \(message)\n".utf8))
+  }
+}
+
+/// What the process was started with, read before the Swift runtime could lose it.
+enum Startup {
+  /// A call the runner alone needs that a seccomp filter kills (`culprit_check_own_calls`).
+  nonisolated(unsafe) static var ownCallKilled: String?
+
+  /// What culprit's own process needs each call of `culprit_check_own_calls` for.
+  static func purpose(_ call: String) -> String {
+    switch call {
+    case "rt_sigaction": return "set its signal handlers"
+    case "rt_sigprocmask": return "block signals outside its waits"
+    case "getpid": return "know its own processes"
+    case "kill": return "end its probe processes"
+    case "wait4": return "collect its probe processes"
+    case "ppoll": return "wait for its probe processes with a deadline"
+    case "prctl": return "reap the orphans of its probe processes"
+    case "setpgid": return "give each probe process a process group"
+    case "mmap", "munmap": return "share a page with each probe process"
+    case "write": return "write its report"
+    case "ioctl": return "tell whether its output is a terminal"
+    case "uname", "getuid", "geteuid", "getgid", "getegid": return "describe the system it runs on"
+    default: return "read the configuration files"
+    }
+  }
+
+  /// argv as glibc handed it to the start-up shim (CCulprit/startup.c), never from
+  /// /proc/self/maps as `CommandLine.arguments` is: nil when it was not handed.
+  static var arguments: [String]? {
+    let argc = culprit_startup_argc()
+    guard argc >= 1, let argv = culprit_startup_argv() else { return nil }
+    var list: [String] = []
+    for index in 0..<Int(argc) {
+      guard let arg = argv[index] else { return nil }
+      list.append(String(cString: arg))
+    }
+    return list
   }
 }
 
 @main
 enum Main {
   static func main() {
-    // A closed stdout must give EPIPE, not kill culprit silently.
-    signal(SIGPIPE, SIG_IGN)
+    // A closed stdout must give EPIPE, and output past RLIMIT_FSIZE EFBIG, not kill culprit
+    // silently (SIGPIPE, SIGXFSZ): both end as exit 3 with a message.
+    // Before any of them: a seccomp KILL on a call culprit's own process needs is said, not
+    // died of halfway through a run.
+    let killed = culprit_check_own_calls()
+    if killed >= 0 {
+      let call = String(cString: culprit_own_call_name(killed))
+      if Runner.runnerOnlyCalls.contains(call) {
+        // Only running probe children needs it: the in-process probes still run.
+        Startup.ownCallKilled = call
+      } else {
+        Output.error(
+          "culprit cannot run here: seccomp kills (or traps) `\(call)`, which culprit's own process needs to \(Startup.purpose(call)); a child process tried it for culprit and died of SIGSYS")
+        exit(Exit.toolFailure)
+      }
+    }
+    if Startup.ownCallKilled != "rt_sigaction" {
+      signal(SIGPIPE, SIG_IGN)
+      signal(SIGXFSZ, SIG_IGN)
+    }
+    guard let arguments = Startup.arguments else {
+      Output.error("culprit could not read its command-line arguments (the C library handed none to its start-up), so it will not guess what was asked")
+      exit(Exit.toolFailure)
+    }
     do {
-      var command = try CulpritCommand.parseAsRoot()
+      var command = try CulpritCommand.parseAsRoot(Array(arguments.dropFirst()))
       try command.run()
       exit(Exit.clean)
     } catch let code as ExitCode {

@@ -40,11 +40,22 @@ import Testing
     #expect(try schemaErrors(result.stdout) == [])
   }
 
-  @Test func aHangIsCutAtTheDeadlineAndNamesItsStep() throws {
-    let (result, probes) = try demo(["hang", "ok"], timeoutMilliseconds: 1500)
-    let hang = try #require(probes["hang"])
+  @Test func aHangIsCutAtItsDeadlineAndNamesItsStep() throws {
+    // "hang-short" has a budget of its own of 800 ms, well inside the run's 3 s.
+    let (result, probes) = try demo(["hang-short", "ok"], timeoutMilliseconds: 3000)
+    let hang = try #require(probes["hang-short"])
     #expect(hang["status"] as? String == "blocked")
     #expect((hang["summary"] as? String)?.contains("sleeping forever") == true)
+    #expect(probes["ok"]?["status"] as? String == "ok")
+    #expect(result.seconds < 2.5, "the run took \(result.seconds) s for a 0.8 s budget")
+  }
+
+  @Test func aProbeCutByTheRunsTimeoutIsSkippedNotBlocked() throws {
+    // "hang" has a budget of 5 s; --timeout 1.5 ends it first: nothing was found.
+    let (result, probes) = try demo(["hang", "ok"], timeoutMilliseconds: 1500)
+    let hang = try #require(probes["hang"])
+    #expect(hang["status"] as? String == "skipped")
+    #expect(hang["summary"] as? String == "Not finished: this probe needs more than --timeout 1.5 left it")
     #expect(probes["ok"]?["status"] as? String == "ok")
     #expect(result.seconds < 3, "the run took \(result.seconds) s for a 1.5 s timeout")
   }

@@ -13,6 +13,25 @@
 extern "C" {
 #endif
 
+// MARK: Start-up (startup.c)
+
+/// The argc and argv glibc handed the process's initialisers, before anything ran: -1 and NULL
+/// when none were handed. The Swift runtime's CommandLine.arguments reads /proc/self/maps to
+/// find them and is empty where /proc cannot be read.
+int culprit_startup_argc(void);
+char *_Nullable const *_Nullable culprit_startup_argv(void);
+/// The errno of readlink("/proc/self/exe") at start-up (0 when it worked); when it failed,
+/// Swift's backtracer was turned off before the runtime could abort on it.
+int culprit_startup_exe_errno(void);
+/// The soft RLIMIT_STACK culprit was started with when it was below what culprit needs (and was
+/// raised), 0 when it was large enough.
+unsigned long culprit_startup_stack_limit(void);
+/// Forks a canary that makes each call culprit's own process makes during a run (queries and
+/// no-ops). Returns the index of the call a seccomp filter killed it in, or -1 when none did
+/// (or the canary could not be run); `culprit_own_call_name` names it.
+int culprit_check_own_calls(void);
+const char *_Nonnull culprit_own_call_name(int index);
+
 // MARK: Raw system calls
 
 /// syscall(2) is variadic; Swift cannot call it. Returns the raw result; errno is set on -1.
@@ -78,11 +97,51 @@ typedef struct culprit_shared_page {
   char step[492];
   /// Free space for a probe's own use (the syscall sweep keeps its position here).
   volatile int64_t scratch[64];
+  /// A call culprit itself needs that failed in this child or one of its own children: its
+  /// errno (0: none) and its name. The first one is kept.
+  volatile int32_t plumbing_errno;
+  char plumbing_call[28];
+  /// The errno of installing the child's SIGSYS recorder (0: installed), without which a
+  /// seccomp TRAP cannot be told from a KILL.
+  volatile int32_t recorder_errno;
+  /// 1 once `output_length` bytes of the child's result are in `output`: written last, just
+  /// before the child exits.
+  volatile int32_t output_done;
+  volatile uint64_t output_length;
+  /// Capacity of the output area that follows this header in the same mapping.
+  uint64_t output_capacity;
 } culprit_shared_page;
 
-/// Maps a new zeroed shared page; NULL with errno on failure.
-culprit_shared_page *_Nullable culprit_shared_page_create(void);
+/// Maps a new zeroed shared page followed by `output_capacity` bytes for the child's result
+/// (MAP_NORESERVE: only the pages written use memory). No file descriptor is involved, so a
+/// low RLIMIT_NOFILE cannot stop a probe from reporting. NULL with errno on failure.
+culprit_shared_page *_Nullable culprit_shared_page_create(size_t output_capacity);
 void culprit_shared_page_destroy(culprit_shared_page *_Nonnull page);
+/// Whether child `pid` has ended, without reaping it: waitid(P_PID, WEXITED | WNOHANG |
+/// WNOWAIT), whose siginfo_t Swift cannot read portably. 1 ended, 0 running, -errno on failure.
+int culprit_child_has_ended(pid_t pid);
+/// The output area of a shared page.
+unsigned char *_Nonnull culprit_shared_page_output(culprit_shared_page *_Nonnull page);
+
+// MARK: Termination (SIGTERM, SIGINT, SIGHUP) for the runner
+
+/// Installs a handler for SIGTERM, SIGINT and SIGHUP that only records the signal, so that the
+/// runner can end its probe processes and remove what they made before it exits. Returns 0 or
+/// -1 with errno.
+int culprit_install_termination_recorder(void);
+/// The termination signal received so far (0: none).
+int culprit_termination_signal(void);
+/// Restores the signal's default disposition and sends it to this process, so that culprit
+/// ends as the signal would have ended it.
+void culprit_die_of(int signo);
+
+/// Arms a SIGTERM handler in a probe child that removes `count` entries of `directory`, then
+/// the directory, and exits: the child's parent-death signal is then SIGTERM, so a node the
+/// child made is removed even when culprit itself is killed. The paths are copied into static
+/// storage (a handler may only make async-signal-safe calls). Returns 0 or -1 with errno.
+int culprit_arm_removal(const char *_Nonnull directory, const char *_Nonnull const *_Nonnull names, int count);
+/// Disarms it (the child removed everything itself).
+void culprit_disarm_removal(void);
 
 /// Installs a SIGSYS handler (SA_SIGINFO) that records a seccomp TRAP in `page` and calls
 /// _exit(exit_code). Handlers cannot be written in Swift: they must be async-signal-safe.

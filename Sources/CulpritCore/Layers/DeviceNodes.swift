@@ -201,6 +201,11 @@ public enum DeviceNodeAccess {
     if error == .noFunction {
       return Blame(layer: .seccomp, reason: "open answered ENOSYS: a seccomp rule")
     }
+    if error == Errno(rawValue: 24) {  // EMFILE
+      return Blame(
+        layer: .rlimit,
+        reason: "open answered EMFILE: the process already holds as many descriptors as RLIMIT_NOFILE (`ulimit -n`) allows (the probe itself holds only the directory's)")
+    }
     return Blame(layer: .unknown, reason: "open answered \(error.name), which no known layer explains")
   }
 }

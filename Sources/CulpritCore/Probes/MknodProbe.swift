@@ -230,6 +230,9 @@ public struct MknodProbe: ActionProbe {
     }
     guard let directory = observed.directory else { return observed }
 
+    // Should culprit be killed now, this child's parent-death signal removes the nodes.
+    Termination.removeOnDeath(directory: directory, names: Kind.allCases.map(\.rawValue))
+    defer { Termination.disarm() }
     switch Sys.openDirectory(directory) {
     case .failure(let err):
       _ = Sys.rmdir(directory)

@@ -46,6 +46,15 @@ public final class ProbeContext {
   public internal(set) var deadline: UInt64
   /// Set while running in a child: announces steps to the parent.
   public internal(set) var channel: ChildChannel?
+  /// Set by the runner for a child probe: its own budget (`Isolation.child`), and whether the
+  /// user's --timeout leaves it less than that.
+  public internal(set) var budgetMilliseconds: Int?
+  public internal(set) var cutByTimeout = false
+  /// When the probe started (CLOCK_MONOTONIC nanoseconds).
+  public let startedAt = Sys.monotonicNanoseconds()
+
+  /// Milliseconds from the start to the deadline.
+  var budgetMillisecondsUsable: Int { deadline > startedAt ? Int((deadline - startedAt) / 1_000_000) : 0 }
 
   public init(snapshot: Snapshot, options: ProbeOptions, deadline: UInt64, channel: ChildChannel? = nil) {
     self.snapshot = snapshot

@@ -14,10 +14,12 @@ extension Children {
   public static func waitForStop(_ pid: pid_t, deadline: UInt64) -> Result<Sys.WaitStatus?, Errno> {
     prepareParent()
     // The runner's handler has SA_NOCLDSTOP, which also silences ptrace-stops.
-    _ = culprit_install_sigchld_wakeup(1)
+    if culprit_install_sigchld_wakeup(1) != 0 { wakeups = false }
     while true {
       switch Sys.tryWaitAny(pid) {
-      case .failure(let err): return .failure(err)
+      case .failure(let err):
+        if err != .noChildProcess { Plumbing.record("wait4", err) }
+        return .failure(err)
       case .success(let status?): return .success(status)
       case .success(nil): break
       }
@@ -25,7 +27,7 @@ extension Children {
       if now >= deadline { return .success(nil) }
       var none: [pollfd] = []
       // A tracee's stop sends SIGCHLD to its tracer, which ends the ppoll.
-      _ = culprit_ppoll(&none, 0, Int(deadline - now))
+      _ = culprit_ppoll(&none, 0, pollWait(deadline - now))
     }
   }
 
@@ -36,7 +38,7 @@ extension Children {
       let now = Sys.monotonicNanoseconds()
       if now >= deadline { return false }
       var set = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-      let ready = culprit_ppoll(&set, 1, Int(deadline - now))
+      let ready = culprit_ppoll(&set, 1, pollWait(deadline - now))
       if ready > 0 { return true }
     }
   }

@@ -32,6 +32,14 @@ public struct Runner {
   /// sweep's child; the thread probe's thread).
   public static let parallelHeadroom = 32
 
+  /// A call only the runner's plumbing needs (wait4, kill, ppoll, …) that a seccomp filter
+  /// kills in culprit's own process, found by culprit's start-up canary: the child probes are
+  /// then not started (the runner would die of SIGSYS), only the in-process probes run.
+  public var ownCallKilled: String?
+
+  /// The calls of `ownCallKilled` that only running child probes needs.
+  public static let runnerOnlyCalls: Set<String> = ["rt_sigaction", "rt_sigprocmask", "kill", "wait4", "ppoll", "prctl", "setpgid"]
+
   public init(timeoutMilliseconds: Int, options: ProbeOptions = ProbeOptions(), prepareChild: (() -> String?)? = nil) {
     self.timeoutMilliseconds = timeoutMilliseconds
     self.options = options
@@ -44,11 +52,28 @@ public struct Runner {
     public var forkError: Errno?
   }
 
+  /// Below this many milliseconds left of the run, a probe not yet started is not started.
+  static let minimumStartMilliseconds = 5
+
   public func run(_ probes: [any Probe], snapshot: Snapshot) -> Outcome {
     let start = Sys.monotonicNanoseconds()
     let runDeadline = start + UInt64(max(1, timeoutMilliseconds - Runner.reserveMilliseconds)) * 1_000_000
+    if let ownCallKilled {
+      return Outcome(
+        results: probes.map { probe in
+          let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
+          guard probe.isolation != .inProcess else { return probe.run(context).normalized() }
+          let failure = PlumbingFailure(call: ownCallKilled, errno: .notPermitted, killedBy: "SIGSYS")
+          return withFactsOf(probe, probe.plumbingVerdict(failure, snapshot: snapshot, lastStep: nil), context).normalized()
+        }, forkError: nil)
+    }
     Children.becomeSubreaper()
     Children.culpritPID = getpid()
+    // TERM, INT and HUP end the probe processes and remove what they made before culprit ends.
+    Termination.install()
+    // Under a seccomp filter: which of culprit's own calls it refuses (a few ms, nothing run).
+    let plumbingCheck = probes.contains(where: { $0.isolation != .inProcess })
+      ? PlumbingCheck.run(snapshot: snapshot, deadline: min(runDeadline, start + 500_000_000)) : PlumbingCheck()
 
     // Read what the children will need once, here, so they inherit it.
     warm(snapshot, for: probes)
@@ -62,8 +87,11 @@ public struct Runner {
     func launch(_ index: Int) -> Result<(child: Child, context: ProbeContext), Errno> {
       let probe = probes[index]
       guard case .child(let budget) = probe.isolation else { preconditionFailure("not a child probe") }
-      let deadline = min(runDeadline, Sys.monotonicNanoseconds() + UInt64(budget) * 1_000_000)
+      let own = Sys.monotonicNanoseconds() + UInt64(budget) * 1_000_000
+      let deadline = min(runDeadline, own)
       let context = ProbeContext(snapshot: snapshot, options: options, deadline: deadline)
+      context.budgetMilliseconds = budget
+      context.cutByTimeout = own > runDeadline
       let spawned = Children.spawn(deadline: deadline) { channel in
         context.channel = channel
         if let prepareChild, let problem = prepareChild() {
@@ -78,9 +106,23 @@ public struct Runner {
       let outcomes = Children.collect(entries.map(\.child))
       for (entry, outcome) in zip(entries, outcomes) {
         let probe = probes[entry.index]
-        results[entry.index] = result(of: probe, outcome: outcome, context: entry.context).normalized()
+        results[entry.index] = result(of: probe, outcome: outcome, context: entry.context, check: plumbingCheck)
+          .normalized()
         probe.cleanUp(afterChild: outcome.pid, context: entry.context)
       }
+      if Termination.signal != 0 { Termination.die() }
+    }
+
+    /// The verdict of a probe whose child could not be started.
+    func notStarted(_ index: Int, _ err: Errno) -> ProbeResult {
+      let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
+      if let plumbing = Children.lastSpawnPlumbing {
+        let answer = plumbingCheck.refused.first { $0.failure.call == plumbing.call }?.answer
+        return withFactsOf(
+          probes[index], probes[index].plumbingVerdict(plumbing, snapshot: snapshot, lastStep: nil, oracle: answer), context
+        ).normalized()
+      }
+      return probes[index].runWithoutChild(context, forkError: err).normalized()
     }
 
     // First wave: every child probe at once (none where the pids headroom is small). Once a
@@ -94,6 +136,9 @@ public struct Runner {
       }
       switch launch(index) {
       case .success(let started): running.append((index, started.child, started.context))
+      case .failure(let err) where Children.lastSpawnPlumbing != nil:
+        // Not a fork failure: no second wave would do better.
+        results[index] = notStarted(index, err)
       case .failure(let err):
         forkError = err
         waiting.append(index)
@@ -109,29 +154,130 @@ public struct Runner {
     // Second wave, one child at a time as the first wave's processes have gone; a probe whose
     // fork still fails gives its verdict without a child.
     for index in waiting {
+      let now = Sys.monotonicNanoseconds()
+      if now + UInt64(Runner.minimumStartMilliseconds) * 1_000_000 >= runDeadline {
+        let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
+        results[index] = withFactsOf(probes[index], outOfTime(probes[index], ranMilliseconds: nil, partial: nil), context)
+          .normalized()
+        continue
+      }
       switch launch(index) {
       case .success(let started): finish([(index, started.child, started.context)])
       case .failure(let err):
-        if forkError == nil { forkError = err }
-        let context = ProbeContext(snapshot: snapshot, options: options, deadline: runDeadline)
-        results[index] = probes[index].runWithoutChild(context, forkError: err).normalized()
+        if forkError == nil && Children.lastSpawnPlumbing == nil { forkError = err }
+        results[index] = notStarted(index, err)
       }
     }
 
     let left = runDeadline + UInt64(Runner.reserveMilliseconds / 2) * 1_000_000
     let now = Sys.monotonicNanoseconds()
     Children.reapOrphans(milliseconds: now >= left ? 0 : Int((left - now) / 1_000_000))
+    // A signal that came while nothing waited (in-process probes) is acted on here.
+    Termination.checkPending()
+    if Termination.signal != 0 { Termination.die() }
+    Termination.uninstall()
     return Outcome(results: results.map { $0! }, forkError: forkError)
+  }
+
+  /// Slack past a probe's deadline within which its ending is still counted as the deadline's.
+  static let deadlineSlackMilliseconds = 25
+
+  /// The verdict of a probe that the user's --timeout cut short: `skipped`, never blocked, since
+  /// nothing was found about the container (`partial` is what the probe had said when cut).
+  func outOfTime(_ probe: any Probe, ranMilliseconds: Int?, partial: ProbeResult?) -> ProbeResult {
+    let seconds = Double(timeoutMilliseconds) / 1000
+    let shown = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    var evidence: [String]
+    if let ranMilliseconds {
+      evidence = [
+        "The probe ran for \(ranMilliseconds) ms, until the end of the time --timeout \(shown) leaves the probes (culprit keeps \(Runner.reserveMilliseconds) ms of it to collect and report), and was stopped before it could finish."
+      ]
+    } else {
+      evidence = ["The probe was not started: --timeout \(shown) had no time left for it."]
+    }
+    if let partial, partial.status != .ok {
+      evidence.append("When stopped it said (\(partial.status.rawValue)): \(partial.summary)")
+    }
+    var facts: JSONObject = ["timeout_seconds": .double(seconds)]
+    if let ranMilliseconds { facts["ran_ms"] = .int(ranMilliseconds) }
+    return probe.verdict(
+      .skipped, "Not finished: this probe needs more than --timeout \(shown) left it",
+      evidence: evidence, hint: "Run again with a larger --timeout (the default is 10 seconds).", facts: facts)
   }
 
   /// A child's result: the probe's own JSON when it exited cleanly with one, otherwise the
   /// probe's interpretation of how the child ended.
-  func result(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext) -> ProbeResult {
+  ///
+  /// Two endings are not the probe's to interpret: a call of culprit's own that failed
+  /// (`plumbingVerdict`), and the user's --timeout running out before the probe could finish
+  /// (`outOfTime`): neither says anything about the container.
+  func result(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext, check: PlumbingCheck = PlumbingCheck()) -> ProbeResult {
+    let verdict = ownResult(of: probe, outcome: outcome, context: context, check: check)
+    return verdict.facts["culprit_call"] != nil || verdict.facts["timeout_seconds"] != nil
+      ? withFactsOf(probe, verdict, context) : verdict
+  }
+
+  /// `verdict` with the facts every result of `probe` carries (its facts when it could not
+  /// run at all, from `runWithoutChild`), so that the report keeps its published shape; no
+  /// fork failed, so there is no `fork_errno`.
+  func withFactsOf(_ probe: any Probe, _ verdict: ProbeResult, _ context: ProbeContext) -> ProbeResult {
+    var facts = probe.runWithoutChild(context, forkError: .notPermitted).facts
+    facts["fork_errno"] = nil
+    for (key, value) in verdict.facts { facts[key] = value }
+    var result = verdict
+    result.facts = facts
+    return result
+  }
+
+  func ownResult(of probe: any Probe, outcome: ChildOutcome, context: ProbeContext, check: PlumbingCheck) -> ProbeResult {
+    var parsed: ProbeResult?
     if case .exited(0, let output) = outcome.ending, !output.isEmpty,
-      let json = try? JSONValue.parse(bytes: output), let parsed = try? ProbeResult(json: json)
+      let json = try? JSONValue.parse(bytes: output), let result = try? ProbeResult(json: json)
     {
-      return parsed
+      parsed = result
     }
+    if let plumbing = outcome.plumbing, outcome.plumbingInChild || parsed == nil {
+      let answer = check.refused.first { $0.failure.call == plumbing.call }?.answer
+      return probe.plumbingVerdict(plumbing, snapshot: context.snapshot, lastStep: outcome.lastStep, oracle: answer)
+    }
+    // A call this probe needs is refused (the oracle says so): a probe that did not succeed
+    // failed because of it, whatever it concluded. A probe that succeeded keeps its verdict.
+    var diedOfSIGSYS = false
+    switch outcome.ending {
+    case .signaled(SIGSYS, _), .trapped: diedOfSIGSYS = true
+    default: break
+    }
+    if parsed == nil, let step = outcome.lastStep, step.hasPrefix(Plumbing.stepPrefix) {
+      // The child ended in a call of culprit's own, before the probe began.
+      let call = String(step.dropFirst(Plumbing.stepPrefix.count))
+      let failure = PlumbingFailure(call: call, errno: .notPermitted, killedBy: diedOfSIGSYS ? "SIGSYS" : nil)
+      if diedOfSIGSYS || outcome.plumbing == nil {
+        let answer = check.refused.first { $0.failure.call == call }?.answer
+        return probe.plumbingVerdict(failure, snapshot: context.snapshot, lastStep: nil, oracle: answer)
+      }
+    }
+    if let refusal = check.refusal(for: probe.id, diedOfSIGSYS: diedOfSIGSYS && parsed == nil),
+      parsed.map({ $0.status != .ok && $0.status != .info }) ?? true
+    {
+      return probe.plumbingVerdict(
+        refusal.failure, snapshot: context.snapshot, lastStep: outcome.lastStep, oracle: refusal.answer)
+    }
+    if let errno = outcome.recorderErrno, case .signaled(SIGSYS, _) = outcome.ending {
+      return probe.plumbingVerdict(
+        PlumbingFailure(call: "rt_sigaction", errno: errno), snapshot: context.snapshot, lastStep: outcome.lastStep)
+    }
+    if context.cutByTimeout {
+      let ran = outcome.elapsedMilliseconds
+      let allowed = context.budgetMillisecondsUsable
+      if case .timedOut = outcome.ending {
+        return outOfTime(probe, ranMilliseconds: ran, partial: nil)
+      }
+      // It ended at the deadline: what it said then came from a step the deadline cut.
+      if ran + Runner.deadlineSlackMilliseconds >= allowed, parsed.map({ $0.status != .ok && $0.status != .info }) ?? true {
+        return outOfTime(probe, ranMilliseconds: ran, partial: parsed)
+      }
+    }
+    if let parsed { return parsed }
     return probe.interpret(outcome, context: context)
   }
 

@@ -137,7 +137,7 @@ public struct OracleBatch: Sendable {
 /// answered here with a marker value and never runs. Needs Linux ≥ 5.0 and `seccomp` allowed;
 /// works without any capability.
 ///
-/// This process stays single-threaded: it waits on the listener and the child's pipe with
+/// This process stays single-threaded: it waits on the listener and the child's end with
 /// ppoll(2). The child makes only the replayed calls after its setup, from one syscall
 /// instruction the filter recognises by address, so its own plumbing is never intercepted.
 public enum SeccompOracle {
@@ -452,15 +452,16 @@ public enum SeccompOracle {
   }
 
   /// Receives each child's listener, then answers every notification with the marker until
-  /// every child has ended (its pipe closed) or the deadline.
+  /// every child has ended or the deadline. A child's end wakes the ppoll with SIGCHLD
+  /// (Children's wake-up; without it, a look every 2 ms).
   static func serve(_ running: [Running], deadline: UInt64) {
     var note = culprit_oracle_notification()
     while true {
       let now = Sys.monotonicNanoseconds()
       if now >= deadline { return }
       var set: [pollfd] = []
-      var owners: [(Running, Int)] = []  // 0 socket, 1 listener, 2 pipe
-      for r in running where r.child.pipeOpen {
+      var owners: [(Running, Int)] = []  // 0 socket, 1 listener
+      for r in running where !r.child.hasEnded {
         if r.socket >= 0 {
           set.append(pollfd(fd: r.socket, events: Int16(POLLIN), revents: 0))
           owners.append((r, 0))
@@ -469,11 +470,9 @@ public enum SeccompOracle {
           set.append(pollfd(fd: r.listener, events: Int16(POLLIN), revents: 0))
           owners.append((r, 1))
         }
-        set.append(pollfd(fd: r.child.readFD, events: Int16(POLLIN), revents: 0))
-        owners.append((r, 2))
       }
       if set.isEmpty { return }
-      if culprit_ppoll(&set, UInt(set.count), Int(deadline - now)) <= 0 { continue }
+      if culprit_ppoll(&set, UInt(set.count), Children.pollWait(deadline - now)) <= 0 { continue }
       for (i, (r, kind)) in owners.enumerated() where set[i].revents != 0 {
         switch kind {
         case 0:
@@ -497,9 +496,7 @@ public enum SeccompOracle {
           }
           _ = culprit_oracle_answer(r.listener, note.id, Int64(marker), 0)
         default:
-          // A child blocked in a notified call cannot end, so its pipe closes only after its
-          // last notification was answered.
-          r.child.drain()
+          break
         }
       }
     }

@@ -258,10 +258,11 @@ public enum Sys {
     _exit(code)
   }
 
-  /// A pipe whose ends are close-on-exec; the read end is non-blocking.
+  /// A pipe whose ends are close-on-exec; the read end is non-blocking. Only culprit's own
+  /// plumbing uses pipes, so a failure is recorded as such (`Plumbing`).
   public static func pipe() -> Result<(read: Int32, write: Int32), Errno> {
     var fds: [Int32] = [0, 0]
-    if culprit_pipe2(&fds, O_CLOEXEC) != 0 { return .failure(.current) }
+    if culprit_pipe2(&fds, O_CLOEXEC) != 0 { return .failure(Plumbing.record("pipe2", .current).errno) }
     _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
     return .success((fds[0], fds[1]))
   }
