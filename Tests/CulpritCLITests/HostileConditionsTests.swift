@@ -48,7 +48,7 @@ import Testing
   ])
   func aRefusedCallOfCulpritsOwnIsNeverBlamedOnTheContainer(call: String, affected: [String]) throws {
     let result = try culprit(
-      ["--format", "json"], jail: ["--seccomp-rule", "\(call)=errno:EPERM"], environment: Self.environment, limit: 40)
+      ["--format", "json", "--offline"], jail: ["--seccomp-rule", "\(call)=errno:EPERM"], environment: Self.environment, limit: 40)
     #expect(result.status == 0, "exit \(result.status): \(result.stderr)")
     let probes = try probes(result)
     for id in Self.childProbes {
@@ -72,7 +72,7 @@ import Testing
   @Test(arguments: [("futex", ["thread", "getaddrinfo"]), ("lseek", ["getaddrinfo"])])
   func theOracleNamesACallThatFailsInsideGlibc(call: String, affected: [String]) throws {
     let result = try culprit(
-      ["--format", "json"], jail: ["--seccomp-rule", "\(call)=errno:EPERM"], environment: Self.environment, limit: 40)
+      ["--format", "json", "--offline"], jail: ["--seccomp-rule", "\(call)=errno:EPERM"], environment: Self.environment, limit: 40)
     #expect(result.status == 0, "exit \(result.status): \(result.stderr)")
     let probes = try probes(result)
     for id in affected {
@@ -180,7 +180,11 @@ import Testing
   @Test func aProbeCutByTheUsersTimeoutIsSkippedNeverBlocked() throws {
     for timeout in ["0.05", "0.2"] {
       let names = (0..<50).flatMap { ["--resolve", "name\($0).culprit-test.invalid"] }
-      let result = try culprit(["--format", "json", "--timeout", timeout] + names, environment: Self.environment)
+      // egress is left out: with no network here it is blocked at once ("no route"), a verdict
+      // of its own that says nothing about the timeout.
+      let result = try culprit(
+        ["--format", "json", "--timeout", timeout, "--only", Self.childProbes.joined(separator: ",")] + names,
+        environment: Self.environment)
       #expect(result.status == 0, "--timeout \(timeout): exit \(result.status)")
       let probes = try probes(result)
       for (id, probe) in probes {
@@ -236,7 +240,7 @@ import Testing
     for args in [[good, bad], [bad, good]] {
       let diff = try run([Binaries.culprit, "diff"] + args)
       #expect(diff.status == 2, "uid \(uid): exit \(diff.status) \(diff.stderr)")
-      #expect(diff.stderr.contains("\"uid\""), "\(diff.stderr)")
+      #expect(diff.stderr.contains("host.uid"), "\(diff.stderr)")
     }
   }
 
@@ -246,7 +250,7 @@ import Testing
     let result = try run(
       ["/usr/bin/prlimit", "--fsize=2048", "/usr/bin/unshare", "-n", Binaries.culprit, "--format", "json", "--only", "kernel,capabilities,cgroup"])
     #expect(result.status == 3, "exit \(result.status)")
-    #expect(result.stderr.contains("cannot write the report to standard output"), "\(result.stderr)")
+    #expect(result.stderr.contains("cannot write to standard output"), "\(result.stderr)")
     #expect(result.stderr.contains("EFBIG"), "\(result.stderr)")
   }
 

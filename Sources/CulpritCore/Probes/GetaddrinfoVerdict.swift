@@ -288,6 +288,19 @@ struct GetaddrinfoDecision {
 
   // MARK: The verdict
 
+  /// The room a program running here alone would have under the pids limit (pids.max less the
+  /// tasks that are not culprit's, less itself), when a thread lookup was refused EAGAIN by the
+  /// pids cgroup and that room is at least one task: then the refusal was culprit's overhead (its
+  /// probe child and lookup processes), not something the user's program meets. Nil otherwise.
+  var roomForLoneResolverThread: Int? {
+    guard results.contains(where: { $0.thread == .threadFailed(.resourceTemporarilyUnavailable) }) else { return nil }
+    let limits = after ?? before
+    guard let room = limits.roomForLoneProgram, room > 0,
+      limits.attributeEAGAIN(call: "pthread_create", before: before).layer == .cgroupPids
+    else { return nil }
+    return room
+  }
+
   func verdict() -> ProbeResult {
     var evidence = config.evidence
     let ownLibc = Sys.ownLibcVersion.map { "glibc \($0)" } ?? "musl"
@@ -339,13 +352,31 @@ struct GetaddrinfoDecision {
       evidence.append("\"\(name)\" costs \(count) DNS queries before it resolves: ndots \(ndots) and the search list \(searchList.joined(separator: " ")) make A and AAAA questions for \(count / 2) names.")
     }
 
-    let mainFailures = results.filter { !$0.main.resolved }
-    let threadFailures = results.filter { $0.main.resolved && !$0.thread.resolved }
-    let anyResolved = results.contains { $0.main.resolved || $0.thread.resolved }
+    // A thread lookup that only culprit's own processes starved says nothing about the user's
+    // program: judge that name by its main-thread lookup (the resolver is the same code in a
+    // thread), and say why the thread was not tried.
+    let loneRoom = roomForLoneResolverThread
+    let judged = results.map { result -> GetaddrinfoProbe.NameResult in
+      guard loneRoom != nil, result.thread == .threadFailed(.resourceTemporarilyUnavailable) else { return result }
+      return GetaddrinfoProbe.NameResult(name: result.name, main: result.main, thread: result.main)
+    }
+    if let room = loneRoom {
+      let limits = after ?? before
+      let level = limits.limitedLevel
+      evidence.append(
+        "culprit's own lookup thread got EAGAIN because culprit's processes (\(limits.culpritTasks ?? 0) of the \(level?.current.map(String.init) ?? "?") tasks) fill pids.max \(level?.max.map(String.init) ?? "?"); a program running here alone has room for \(room) task\(room == 1 ? "" : "s") besides itself, so its resolver thread starts (curl's included): the new-thread lookup is judged by the main thread's, and the thread probe says how many threads fit.")
+    }
+    let mainFailures = judged.filter { !$0.main.resolved }
+    let threadFailures = judged.filter { $0.main.resolved && !$0.thread.resolved }
+    let anyResolved = judged.contains { $0.main.resolved || $0.thread.resolved }
 
     if mainFailures.isEmpty && threadFailures.isEmpty {
       let count = results.count
-      let resolvedText = count == 1 ? "localhost resolves in the main thread and in a new thread" : "All \(count) names resolve in the main thread and in a new thread"
+      var resolvedText = count == 1 ? "localhost resolves in the main thread and in a new thread" : "All \(count) names resolve in the main thread and in a new thread"
+      if let room = loneRoom {
+        resolvedText = (count == 1 ? "localhost resolves" : "All \(count) names resolve")
+          + " in the main thread; a program running here alone has room for \(room) more task\(room == 1 ? "" : "s") under the pids limit, so its resolver thread starts (culprit's own thread lookup was starved only by culprit's processes)"
+      }
       if let server = seccompSocket {
         return probe.verdict(
           .degraded, layer: .seccomp,

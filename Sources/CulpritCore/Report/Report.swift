@@ -147,19 +147,13 @@ public struct HostInfo: Equatable, Sendable {
     ]
   }
 
-  init(json: JSONValue) throws(ContractError) {
+  /// Reads the host object; a uid or gid outside 0...2^32-1 reads as 0 here (never a trap):
+  /// `Report(validating:)` refuses it against the schema first, naming the field.
+  init(json: JSONValue) {
     func s(_ key: String) -> String { json[key]?.stringValue ?? "" }
-    /// A uid or gid (absent reads as 0): `HostInfo.id` refuses anything but 0...2^32-1, never traps.
-    func id(_ key: String) throws(ContractError) -> UInt32 {
-      guard let value = json[key] else { return 0 }
-      guard let number = HostInfo.id(value) else {
-        throw ContractError("host field \"\(key)\" is not a \(key) (an integer from 0 to 4294967295)")
-      }
-      return number
-    }
     self.init(
       kernelRelease: s("kernel"), machine: s("machine"), hostname: s("hostname"), runtime: s("runtime"),
-      libc: s("libc"), uid: try id("uid"), gid: try id("gid"))
+      libc: s("libc"), uid: HostInfo.id(json["uid"]) ?? 0, gid: HostInfo.id(json["gid"]) ?? 0)
   }
 }
 
@@ -240,7 +234,7 @@ public struct Report: Equatable, Sendable {
     self.init(
       toolName: json["tool"]?["name"]?.stringValue ?? "culprit",
       toolVersion: json["tool"]?["version"]?.stringValue ?? "",
-      host: try HostInfo(json: json["host"] ?? .null),
+      host: HostInfo(json: json["host"] ?? .null),
       run: RunInfo(
         timeoutSeconds: run?["timeoutSeconds"]?.doubleValue ?? 0,
         only: run?["only"]?.arrayValue?.compactMap(\.stringValue),
