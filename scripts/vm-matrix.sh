@@ -84,7 +84,7 @@ cp "$stage/bin/busybox" "$stage/crootfs/bin/busybox"
 for applet in sh sleep; do ln -s busybox "$stage/crootfs/bin/$applet"; done
 cp "$stage/culprit" "$stage/culprit-testkit" "$stage/gt" "$stage/crootfs/"
 (cd "$work" && runc spec && mv config.json runc-spec.json)
-python3 "$here/bundles.py" "$work/runc-spec.json" "$repo"/Tests/CulpritCoreTests/Fixtures/seccomp-profiles/moby-default-*.json \
+python3 "$here/bundles.py" "$work/runc-spec.json" "$repo"/Tests/CulpritCoreTests/Fixtures/seccomp-profiles/moby-default-0ec744f4.json \
   "$stage/bundles" >/dev/null
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1 >"$work/initramfs.cpio.gz")
 echo "vm-matrix: initramfs $(du -h "$work/initramfs.cpio.gz" | cut -f1), kernel $(basename "$kernel_deb")" >&2

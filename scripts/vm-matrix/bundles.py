@@ -3,7 +3,7 @@
     bundles.py SPEC MOBY_PROFILE OUTDIR
 
 SPEC is `runc spec`'s output; MOBY_PROFILE is Docker's default seccomp profile in moby's format
-(Tests/CulpritCoreTests/Fixtures/seccomp-profiles/moby-default-*.json), converted here to the OCI
+(Tests/CulpritCoreTests/Fixtures/seccomp-profiles/moby-default-0ec744f4.json), converted here to the OCI
 form for the container's capabilities as Docker does (includes/excludes by caps, arch amd64,
 minKernel). Every bundle shares the rootfs /crootfs (the static culprit, its test kit, gt and
 busybox) and bind-mounts its own /bundles/NAME/out at /out; the process runs `sh /out/cmd`, which
