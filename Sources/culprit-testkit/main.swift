@@ -57,5 +57,7 @@ case "capture": Capture.run(arguments)
 case "runner": RunnerDemo.run(arguments)
 case "observe": Observe.run(arguments)
 case "oracle": OracleDemo.run(arguments)
+case "host-cni": HostDemo.cni(arguments)
+case "cni-eintr-plugin": HostDemo.eintrPlugin()
 default: fail("unknown command \(command)")
 }
