@@ -36,6 +36,28 @@ enum HostDemo {
     _ = Sys.writeAll(1, Array((result.json.serialized(pretty: true) + "\n").utf8))
   }
 
+  /// `culprit-testkit host-containers [--binary PATH] [--prefix NAME] [--runtimes a,b] [--seconds S]`:
+  /// runs `--containers` and prints each run and the comparison as JSON.
+  static func containers(_ arguments: [String]) {
+    var binary = "/proc/self/exe"
+    var runner = ContainerRunner()
+    var index = 0
+    while index < arguments.count {
+      let value = index + 1 < arguments.count ? arguments[index + 1] : ""
+      switch arguments[index] {
+      case "--binary": binary = value
+      case "--prefix": runner.prefix = value
+      case "--seconds": runner.seconds = Int(value) ?? runner.seconds
+      case "--runtimes": runner.runtimes = value.split(separator: ",").compactMap { ContainerRun.Runtime(rawValue: String($0)) }
+      default: fail("host-containers: unknown option \(arguments[index])")
+      }
+      index += 2
+    }
+    let comparison = runner.run(binary: binary)
+    _ = Sys.writeAll(1, Array((comparison.json.serialized(pretty: true) + "\n").utf8))
+    _ = Sys.writeAll(2, Array(comparison.render(markdown: false).utf8))
+  }
+
   static func eintrPlugin() -> Never {
     let environment = Subprocess.currentEnvironment()
     func answer(_ text: String, _ code: Int32) -> Never {

@@ -58,6 +58,7 @@ case "runner": RunnerDemo.run(arguments)
 case "observe": Observe.run(arguments)
 case "oracle": OracleDemo.run(arguments)
 case "host-cni": HostDemo.cni(arguments)
+case "host-containers": HostDemo.containers(arguments)
 case "cni-eintr-plugin": HostDemo.eintrPlugin()
 default: fail("unknown command \(command)")
 }

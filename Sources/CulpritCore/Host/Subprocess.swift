@@ -73,7 +73,7 @@ public struct Subprocess: Sendable {
   /// own) and `input` on stdin, for at most `timeoutMilliseconds`.
   public static func run(
     _ argv: [String], environment: [String: String]? = nil, input: [UInt8] = [], timeoutMilliseconds: Int,
-    directory: String? = nil
+    directory: String? = nil, interruptible: Bool = true
   ) -> Result {
     precondition(!argv.isEmpty)
     let started = Sys.monotonicNanoseconds()
@@ -152,7 +152,9 @@ public struct Subprocess: Sendable {
         if status == nil, case .success(let s?) = Sys.tryWait(pid) { status = s }
         if status != nil && open.isEmpty { break }
         let now = Sys.monotonicNanoseconds()
-        if now >= deadline {
+        // A SIGTERM, SIGINT or SIGHUP culprit received (`Termination`) ends the program as its
+        // deadline would, unless it is one of culprit's removals.
+        if now >= deadline || (interruptible && Termination.signal != 0) {
           timedOut = status == nil
           break
         }
