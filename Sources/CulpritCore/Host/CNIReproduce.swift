@@ -310,27 +310,27 @@ extension CNIReproduction {
   public var json: JSONValue {
     [
       "plugin": .from(plugin),
-      "plugin_about": .from(pluginAbout),
-      "supported_versions": .from(supportedVersions),
-      "cni_version": .string(cniVersion),
+      "pluginAbout": .from(pluginAbout),
+      "supportedVersions": .from(supportedVersions),
+      "cniVersion": .string(cniVersion),
       "config": .string(config),
-      "tries_requested": .int(triesRequested),
-      "seconds_allowed": .int(secondsAllowed),
+      "triesRequested": .int(triesRequested),
+      "secondsAllowed": .int(secondsAllowed),
       "tries": .int(tries),
-      "add_failures": .int(addFailures),
-      "del_failures": .int(delFailures),
-      "interrupted_failures": .int(interruptedFailures),
+      "addFailures": .int(addFailures),
+      "delFailures": .int(delFailures),
+      "interruptedFailures": .int(interruptedFailures),
       "failures": .array(failures.map {
         ["command": .string($0.command), "message": .string($0.message), "count": .int($0.count), "interrupted": .bool($0.interrupted)]
       }),
-      "standing_addresses": .int(standingAddresses),
-      "churn_changes": .int(churnChanges),
-      "churn_check": churnCheck.map { c in
+      "standingAddresses": .int(standingAddresses),
+      "churnChanges": .int(churnChanges),
+      "churnCheck": churnCheck.map { c in
         ["namespaces": .int(c.namespaces), "dumps": .int(c.dumps), "interrupted": .int(c.interrupted), "errors": .int(c.errors)] as JSONValue
       } ?? .null,
-      "stopped_early": .from(stoppedEarly),
-      "not_run": .from(notRun),
-      "elapsed_ms": .int(elapsedMilliseconds),
+      "stoppedEarly": .from(stoppedEarly),
+      "notRun": .from(notRun),
+      "elapsedMs": .int(elapsedMilliseconds),
       "verdict": .string(verdict),
       "evidence": .from(evidence),
     ]

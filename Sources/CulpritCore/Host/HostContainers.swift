@@ -297,15 +297,40 @@ struct Session {
     var argv = [cli, "run", "--name", name, "--network", "none", image] + runner.culpritArguments
     removals.append(("container \(name)", [cli, "rm", "--force", name]))
     guard var result = step(argv) else { return }
-    // Podman's default RLIMIT_NOFILE (1048576) cannot be set by a runtime without
-    // CAP_SYS_RESOURCE above the hard limit it was given: that is what its defaults get here,
-    // and it is said; culprit then runs it once more with the limit it has itself.
-    if runtime == .podman, !result.succeeded, result.stdout.isEmpty, result.stderrText.contains("RLIMIT_NOFILE") {
-      let hard = ProcessLimitsReader.nofileHard()
-      run.evidence.append("With its defaults the container did not start: " + result.account)
-      run.deviations.append("--ulimit nofile=\(hard):\(hard): with its defaults the container does not start here (its OCI runtime cannot raise RLIMIT_NOFILE above the hard limit \(hard) it was given without CAP_SYS_RESOURCE); this is culprit's own hard limit")
+    // What Podman's defaults get here may be no container at all: its default OCI runtime
+    // (crun 1.8) refuses hybrid cgroups, and it gives a root container RLIMIT_NOFILE and
+    // RLIMIT_NPROC above the hard limits a runtime without CAP_SYS_RESOURCE may set. That is
+    // said (evidence); culprit then runs it again with the least it takes, one remedy at a
+    // time, each a stated deviation: --runtime runc, then each refused limit at culprit's own
+    // hard limit, halved while the runtime still refuses it.
+    var extra: [String] = []
+    var limits: [String: UInt64] = [:]
+    var retries = 0
+    while runtime == .podman, !result.succeeded, result.stdout.isEmpty, retries < 10 {
+      let message = result.stderrText
+      var deviation: String
+      if message.contains("cgroups in hybrid mode not supported"), !extra.contains("--runtime"), Subprocess.which("runc", environment: runner.environment) != nil {
+        extra += ["--runtime", "runc"]
+        deviation = "--runtime runc: its default OCI runtime (crun) refuses this node's cgroups: \"\(result.message)\""
+      } else if let limit = ContainerRun.refusedRlimit(message), let resource = ContainerRun.ulimitNames[limit] {
+        let value: UInt64
+        if let tried = limits[resource] {
+          guard tried > 1024 else { break }
+          value = tried / 2
+        } else {
+          value = ProcessLimitsReader.hard(limit)
+        }
+        limits[resource] = value
+        deviation = "--ulimit \(resource)=\(value):\(value): the OCI runtime could not set \(limit) (\"\(result.message)\"); " + (value == ProcessLimitsReader.hard(limit) ? "\(value) is culprit's own hard limit" : "culprit's own hard limit was refused too; \(value) is the largest of the halvings tried")
+      } else {
+        break
+      }
+      if retries == 0 { run.evidence.append("With Podman's defaults the container did not start: " + result.account) }
+      retries += 1
+      run.deviations.removeAll { $0.hasPrefix(ContainerComparison.short(deviation).split(separator: "=").first.map(String.init) ?? deviation) && $0.hasPrefix("--ulimit") }
+      run.deviations.append(deviation)
       guard let removed = step([cli, "rm", "--force", name], cap: 30_000), removed.succeeded else { return }
-      argv = [cli, "run", "--name", name, "--network", "none", "--ulimit", "nofile=\(hard):\(hard)", image] + runner.culpritArguments
+      argv = [cli, "run", "--name", name, "--network", "none"] + extra + limits.sorted { $0.key < $1.key }.flatMap { ["--ulimit", "\($0.key)=\($0.value):\($0.value)"] } + [image] + runner.culpritArguments
       guard let again = step(argv) else { return }
       result = again
     }
@@ -465,11 +490,29 @@ public enum ContainerdSocket {
 }
 
 enum ProcessLimitsReader {
-  /// culprit's own hard RLIMIT_NOFILE.
-  static func nofileHard() -> UInt64 {
+  /// culprit's own hard limit for "RLIMIT_NOFILE" or "RLIMIT_NPROC".
+  static func hard(_ name: String) -> UInt64 {
+    // RLIMIT_NPROC 6, RLIMIT_NOFILE 7 (asm-generic/resource.h, x86_64 and aarch64 alike).
+    let resource: UInt32 = name == "RLIMIT_NPROC" ? 6 : 7
     var limit = rlimit()
-    guard getrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &limit) == 0 else { return 1024 }
+    guard getrlimit(__rlimit_resource_t(resource), &limit) == 0 else { return 1024 }
     return UInt64(limit.rlim_max)
+  }
+}
+
+extension ContainerRun {
+  /// Podman's --ulimit names of the limits its runtime may fail to set.
+  static let ulimitNames = ["RLIMIT_NOFILE": "nofile", "RLIMIT_NPROC": "nproc"]
+
+  /// The limit an OCI runtime says it could not set: crun's "setrlimit `RLIMIT_NPROC`:
+  /// Operation not permitted", runc's "error setting rlimit type 7: operation not permitted".
+  public static func refusedRlimit(_ message: String) -> String? {
+    for name in ulimitNames.keys.sorted() where message.contains(name) && (message.contains("not permitted") || message.contains("EPERM")) {
+      return name
+    }
+    if message.contains("rlimit type 7") { return "RLIMIT_NOFILE" }
+    if message.contains("rlimit type 6") { return "RLIMIT_NPROC" }
+    return nil
   }
 }
 

@@ -11,9 +11,9 @@ extension ContainerRun {
       "deviations": .from(deviations),
       "command": .from(command),
       "image": .from(image),
-      "elapsed_ms": .int(elapsedMilliseconds),
+      "elapsedMs": .int(elapsedMilliseconds),
       "cleanup": .from(cleanup),
-      "cleanup_failures": .from(cleanupFailures),
+      "cleanupFailures": .from(cleanupFailures),
       "evidence": .from(evidence),
       "report": reportJSON ?? .null,
     ]
@@ -32,9 +32,9 @@ extension ContainerRun {
     deviations = strings("deviations")
     command = strings("command")
     image = json["image"]?.stringValue
-    elapsedMilliseconds = json["elapsed_ms"]?.intValue ?? 0
+    elapsedMilliseconds = json["elapsedMs"]?.intValue ?? 0
     cleanup = strings("cleanup")
-    cleanupFailures = strings("cleanup_failures")
+    cleanupFailures = strings("cleanupFailures")
     evidence = strings("evidence")
     if let report = json["report"], report != .null {
       reportJSON = report
@@ -71,7 +71,7 @@ extension ContainerComparison {
     let reports = reported
     return [
       "binary": .string(binary),
-      "culprit_arguments": .from(culpritArguments),
+      "culpritArguments": .from(culpritArguments),
       "baseline": .from(baseline),
       "runs": .array(runs.map(\.json)),
       "table": .array(probeIDs.map { id in
@@ -95,7 +95,7 @@ extension ContainerComparison {
     for run in runs { parsed.append(try ContainerRun(json: run)) }
     self.init(
       runs: parsed, binary: json["binary"]?.stringValue ?? "",
-      culpritArguments: json["culprit_arguments"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+      culpritArguments: json["culpritArguments"]?.arrayValue?.compactMap(\.stringValue) ?? [])
   }
 
   /// Text (markdown: false) or Markdown.
@@ -106,7 +106,7 @@ extension ContainerComparison {
       out += "### Default containers\n\nculprit (`\(binary)`) run in a container of each runtime found, as `\(command)`, from an image of that binary alone.\n\n"
       out += "| runtime | version | state | non-default options | removed |\n|---|---|---|---|---|\n"
       for run in runs {
-        let options = run.deviations.isEmpty ? "none" : run.deviations.map { MarkdownRenderer.text(String($0.prefix { $0 != ":" })) }.joined(separator: "; ")
+        let options = run.deviations.isEmpty ? "none" : run.deviations.map { MarkdownRenderer.text(ContainerComparison.short($0)) }.joined(separator: "; ")
         let removed = run.cleanupFailures.isEmpty ? (run.cleanup.isEmpty ? "nothing made" : "everything") : "NOT: " + run.cleanupFailures.map(MarkdownRenderer.text).joined(separator: "; ")
         let state = run.state.rawValue + (run.reason.map { ": " + MarkdownRenderer.text($0) } ?? "")
         out += "| \(run.runtime.rawValue) | \(run.version ?? "") | \(state) | \(options) | \(removed) |\n"
@@ -115,7 +115,7 @@ extension ContainerComparison {
       out += "Default containers: culprit (\(binary)) run in a container of each runtime found, as\n  \(command)\nfrom an image of that binary alone.\n\n"
       let rows = runs.map { run -> [String] in
         [run.runtime.rawValue, run.version ?? "", run.state.rawValue,
-         run.deviations.isEmpty ? "none" : run.deviations.map { String($0.prefix { $0 != ":" }) }.joined(separator: "; ")]
+         run.deviations.isEmpty ? "none" : run.deviations.map(ContainerComparison.short).joined(separator: "; ")]
       }
       out += table(["runtime", "version", "state", "non-default options"], rows)
       for run in runs {
@@ -140,6 +140,18 @@ extension ContainerComparison {
       out += "\n" + diff.render(markdown: markdown)
     }
     return out
+  }
+
+  /// A deviation's option, without its reason (the text before the first ": ").
+  static func short(_ deviation: String) -> String {
+    var head = ""
+    var rest = Substring(deviation)
+    while let first = rest.first {
+      if rest.hasPrefix(": ") { break }
+      head.append(first)
+      rest = rest.dropFirst()
+    }
+    return head.count > 60 ? String(head.prefix(57)) + "..." : head
   }
 
   /// Columns padded to their widest cell.
@@ -176,5 +188,23 @@ extension CNIReproduction {
       return "### CNI reproduction\n\n**\(MarkdownRenderer.text(verdict))**\n\n" + lines.map { "- " + MarkdownRenderer.text($0) + "\n" }.joined()
     }
     return "CNI reproduction: \(verdict)\n" + lines.map { "  " + $0 + "\n" }.joined()
+  }
+}
+
+extension ContainerComparison {
+  /// The `culprit host` section (`node.containers`): failed when a runtime that was found gave
+  /// no report, or something culprit made could not be removed.
+  public var section: HostSection {
+    let failed = runs.contains { [.failed, .timedOut].contains($0.state) || !$0.cleanupFailures.isEmpty }
+    return HostSection(key: "containers", json: json, text: render(markdown: false), markdown: render(markdown: true), failed: failed)
+  }
+}
+
+extension CNIReproduction {
+  /// The `culprit host` section (`node.reproduce`, as {"cni": …}): failed when the plugin failed.
+  public var section: HostSection {
+    HostSection(
+      key: "reproduce", json: ["cni": json], text: render(markdown: false), markdown: render(markdown: true),
+      failed: addFailures + delFailures > 0)
   }
 }
