@@ -342,7 +342,7 @@ struct Session {
 
   mutating func containerd(_ cli: String) {
     guard let socket = ContainerdSocket.find() else {
-      fail("no containerd socket: none is listening (/proc/net/unix lists no path ending in containerd.sock)", state: .unavailable)
+      fail("no containerd socket: /proc/net/unix lists no path ending in containerd.sock, and none is at /run/containerd/containerd.sock, /run/docker/containerd/containerd.sock or under a running dockerd's --exec-root", state: .unavailable)
       return
     }
     let namespace = runner.prefix
@@ -355,7 +355,7 @@ struct Session {
     let lines = version.stdoutText.split(whereSeparator: \.isNewline).map { $0.trimmed() }
     let versions = lines.filter { $0.hasPrefix("Version:") }.map { $0.dropFirst(8).trimmed() }
     run.version = versions.count >= 2 ? versions[1] : versions.first
-    run.evidence.append("containerd socket \(socket) (listening in /proc/net/unix); `ctr version` names the server version \(run.version ?? "?") and the client \(versions.first ?? "?").")
+    run.evidence.append("containerd socket \(socket); `ctr version` names the server version \(run.version ?? "?") and the client \(versions.first ?? "?").")
     let reference = "docker.io/library/\(name):latest"
     let archive = work + "/\(runtime.rawValue)-oci.tar"
     let architecture = Architecture.native?.goName ?? "amd64"
@@ -483,9 +483,31 @@ public enum ContainerdSocket {
     }
   }
 
+  /// The first listening socket of /proc/net/unix (this network namespace's), else the first
+  /// socket file among the usual paths and those under the exec-root of each running dockerd
+  /// (`--exec-root` in /proc/PID/cmdline, default /var/run/docker).
   public static func find() -> String? {
-    guard case .success(let bytes) = Sys.readFile("/proc/net/unix", limit: 16 << 20) else { return nil }
-    return candidates(netUnix: String(decoding: bytes, as: UTF8.self)).first
+    if case .success(let bytes) = Sys.readFile("/proc/net/unix", limit: 16 << 20),
+      let first = candidates(netUnix: String(decoding: bytes, as: UTF8.self)).first
+    {
+      return first
+    }
+    var paths = ["/run/containerd/containerd.sock", "/run/docker/containerd/containerd.sock", "/var/run/docker/containerd/containerd.sock"]
+    if case .success(let entries) = Sys.listDirectory("/proc") {
+      for pid in entries where pid.allSatisfy(\.isNumber) {
+        guard case .success(let bytes) = Sys.readFile("/proc/\(pid)/cmdline", limit: 65536) else { continue }
+        let argv = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard let name = argv.first?.split(separator: "/").last, name == "dockerd" else { continue }
+        for (i, arg) in argv.enumerated() {
+          if arg == "--exec-root", i + 1 < argv.count { paths.append(argv[i + 1] + "/containerd/containerd.sock") }
+          if arg.hasPrefix("--exec-root=") { paths.append(String(arg.dropFirst(12)) + "/containerd/containerd.sock") }
+        }
+      }
+    }
+    return paths.first { path in
+      if case .success(let st) = Sys.lstat(path) { return st.st_mode & S_IFMT == S_IFSOCK }
+      return false
+    }
   }
 }
 
