@@ -328,11 +328,11 @@ enum HostFixtures {
     let v160 = try HostFixtures.component(.cniPlugins, "cni-loopback-v1.6.0", path: "/opt/cni/bin/loopback", arguments: [], facts: absent)
     let byVersion = KnownBugCheck.match(bug, v160)
     #expect(byVersion.verdict == .affected)
-    #expect(byVersion.reason.contains("cni-plugins v1.6.0 (/opt/cni/bin/loopback from `/opt/cni/bin/loopback`) is in 1.6.0 to before 1.7.0"), "\(byVersion.reason)")
+    #expect(byVersion.reason.contains("cni-plugins v1.6.0 (/opt/cni/bin/loopback from `/opt/cni/bin/loopback`) is in the affected versions (1.6.0 to before 1.7.0)"), "\(byVersion.reason)")
     let devel = try HostFixtures.component(.cniPlugins, "cni-loopback-devel-netlink-1.3.0", path: "/opt/cni/bin/loopback", arguments: [], facts: absent)
     let byDependency = KnownBugCheck.match(bug, devel)
     #expect(byDependency.verdict == .affected)
-    #expect(byDependency.reason.contains("built with github.com/vishvananda/netlink v1.3.0 (Go build info)"), "\(byDependency.reason)")
+    #expect(byDependency.reason.contains("built with github.com/vishvananda/netlink v1.3.0 (Go build info), which is in the affected versions (1.2.1 and later)"), "\(byDependency.reason)")
     let v170 = try HostFixtures.component(.cniPlugins, "cni-loopback-v1.7.0", path: "/opt/cni/bin/loopback", arguments: [], facts: present)
     #expect(KnownBugCheck.match(bug, v170).verdict == .notAffected)
     // A 1.6.0 that contains netlinksafe (a patched build) is not affected either.
@@ -361,6 +361,19 @@ enum HostFixtures {
     #expect(verdicts["docker-clone3-eperm"] == [.notAffected])
     #expect(verdicts["containerd-clone3-eperm"] == [.notAffected])
     #expect(verdicts["libseccomp-faccessat2"] == [.notAffected])
+  }
+
+  /// The defaultErrnoRet row stands for a measurement: Podman's profile (defaultErrnoRet 38)
+  /// under real Docker 20.10.24 answered the unnamed number 400 with EPERM.
+  @Test func theDefaultErrnoRetRowIsTrueOfDocker2010() throws {
+    let map = try String(contentsOfFile: Fixtures.directory + "/docker-maps/podman-containers-common-0.50.1.txt", encoding: .utf8)
+    #expect(map.split(separator: "\n").contains("400 EPERM"))
+    let profile = try String(contentsOfFile: Fixtures.directory + "/seccomp-profiles/podman-containers-common-0.50.1.json", encoding: .utf8)
+    #expect(profile.contains("\"defaultErrnoRet\": 38"))
+    let bug = try #require(KnownBug.table.first { $0.id == "docker-ignores-defaulterrnoret" })
+    var docker = HostComponent(kind: .dockerd, path: "/usr/sbin/dockerd")
+    docker.version = "20.10.24+dfsg1"
+    #expect(KnownBugCheck.match(bug, docker).verdict == .affected)
   }
 
   @Test func refusesABrokenRow() {

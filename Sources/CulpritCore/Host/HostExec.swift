@@ -99,6 +99,9 @@ public enum HostExec {
       dup2(fds[1], 2)
       if fds[0] > 2 { Glibc.close(fds[0]) }
       if fds[1] > 2 { Glibc.close(fds[1]) }
+      // culprit ignores these for itself; the command gets the defaults.
+      signal(SIGPIPE, SIG_DFL)
+      signal(SIGXFSZ, SIG_DFL)
       execve(cArgs[0]!, &cArgs, &cEnv)
       let err = errno
       var marker = Array(execFailedMarker.utf8) + Array(String(err).utf8) + [10]
