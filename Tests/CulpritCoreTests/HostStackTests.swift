@@ -443,3 +443,69 @@ enum HostFixtures {
     #expect(HostDiscovery.tomlStrings(crio, keys: ["plugin_dir", "plugin_dirs"]) == ["/opt/cni/bin/", "/usr/libexec/cni/"])
   }
 }
+
+/// The build info of Go < 1.18: two pointers to Go string headers in the data segment,
+/// followed through the ELF program headers. No such binary is on this machine (Debian 12
+/// builds with Go 1.19), so the file is laid out here as debug/buildinfo reads it: a 64-bit
+/// little-endian ELF with one PT_LOAD segment at 0x400000, a .go.buildinfo section holding the
+/// magic, pointer size 8, flags 0 and the two pointers, the string headers and the strings
+/// (the module text between runtime/debug's 16-byte sentinels).
+@Suite struct GoBuildInfoPointerFormatTests {
+  static func elf(goVersion: String, modules: String) -> [UInt8] {
+    var b = [UInt8](repeating: 0, count: 0x500)
+    func put(_ value: UInt64, _ at: Int, _ size: Int) { for i in 0..<size { b[at + i] = UInt8((value >> (8 * UInt64(i))) & 0xFF) } }
+    func put(_ bytes: [UInt8], _ at: Int) { for (i, x) in bytes.enumerated() { b[at + i] = x } }
+    let base: UInt64 = 0x400000
+    put([0x7F, 0x45, 0x4C, 0x46, 2, 1, 1], 0)
+    put(2, 16, 2); put(62, 18, 2); put(1, 20, 4); put(64, 32, 8); put(0x440, 40, 8)
+    put(64, 52, 2); put(56, 54, 2); put(1, 56, 2); put(64, 58, 2); put(3, 60, 2); put(2, 62, 2)
+    // PT_LOAD, RW, the whole file at 0x400000.
+    put(1, 64, 4); put(6, 68, 4); put(0, 72, 8); put(base, 80, 8); put(base, 88, 8); put(0x500, 96, 8); put(0x500, 104, 8)
+    // .go.buildinfo at 0x100: magic, pointer size, flags 0, &version header, &modules header.
+    put([0xFF] + Array(" Go buildinf:".utf8) + [8, 0], 0x100)
+    put(base + 0x140, 0x110, 8); put(base + 0x150, 0x118, 8)
+    let sentinel: [UInt8] = [0x30, 0x77, 0xAF, 0x0C, 0x92, 0x74, 0x08, 0x02, 0x41, 0xE1, 0xC1, 0x07, 0xE6, 0xD6, 0x18, 0xE6]
+    let moduleBytes = sentinel + Array(modules.utf8) + sentinel
+    put(base + 0x180, 0x140, 8); put(UInt64(goVersion.utf8.count), 0x148, 8)
+    put(base + 0x1A0, 0x150, 8); put(UInt64(moduleBytes.count), 0x158, 8)
+    put(Array(goVersion.utf8), 0x180)
+    put(moduleBytes, 0x1A0)
+    put(Array("\0.go.buildinfo\0.shstrtab\0".utf8), 0x400)
+    // Section headers: null, .go.buildinfo, .shstrtab.
+    put(1, 0x480, 4); put(1, 0x484, 4); put(base + 0x100, 0x490, 8); put(0x100, 0x498, 8); put(32, 0x4A0, 8)
+    put(15, 0x4C0, 4); put(3, 0x4C4, 4); put(0x400, 0x4D8, 8); put(25, 0x4E0, 8)
+    return b
+  }
+
+  @Test func followsThePointers() throws {
+    let modules = "path\tgithub.com/opencontainers/runc\nmod\tgithub.com/opencontainers/runc\tv1.0.0-rc91\th1:abc=\ndep\tgithub.com/seccomp/libseccomp-golang\tv0.9.1\th1:def=\n"
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("c13a-old-go-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("runc").path
+    try Data(Self.elf(goVersion: "go1.14.4", modules: modules)).write(to: URL(fileURLWithPath: path))
+    let info = try #require(try GoBuildInfo.read(path: path).get())
+    #expect(info.goVersion == "go1.14.4")
+    #expect(info.location.contains("pointer format"))
+    #expect(info.main?.version == "v1.0.0-rc91")
+    #expect(info.dependency("github.com/seccomp/libseccomp-golang")?.version == "v0.9.1")
+    #expect(info.goVersionM(file: path) == "\(path): go1.14.4\n" + modules.split(separator: "\n").map { "\t\($0)\n" }.joined())
+    // A runc that cannot be run is versioned from its build info, and matched.
+    var runc = HostComponent(kind: .runc, path: path)
+    runc.buildInfo = info
+    runc = runc.interpreted()
+    #expect(runc.version == "v1.0.0-rc91")
+    #expect(runc.versionSource == .buildInfo)
+    let bugs = KnownBugCheck.check([runc]).findings.map(\.bug.id)
+    #expect(bugs == ["runc-rc91-device-types", "runc-no-enosys-stub"])
+    // Without section headers (e_shoff 0, as sstrip leaves it) the magic is found in the
+    // writable segment.
+    var stripped = Self.elf(goVersion: "go1.14.4", modules: modules)
+    for i in 40..<48 { stripped[i] = 0 }
+    let strippedPath = directory.appendingPathComponent("runc-sstripped").path
+    try Data(stripped).write(to: URL(fileURLWithPath: strippedPath))
+    let scanned = try #require(try GoBuildInfo.read(path: strippedPath).get())
+    #expect(scanned.moduleText == info.moduleText)
+    #expect(scanned.location.hasPrefix("magic at file offset 0x100"))
+  }
+}
