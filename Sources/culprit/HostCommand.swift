@@ -34,8 +34,8 @@ struct HostCommand: ParsableCommand {
         culprit host --format json | jq '.node.knownBugs.findings'
 
       EXIT STATUS:
-        0  no known bug matched    1  a known bug matched
-        2  usage error             3  culprit itself failed (the report could not be written)
+        0  no known bug matched    2  usage error
+        1  a known bug matched     3  culprit itself failed (cannot write the report)
       """)
 
   @ParentCommand var culprit: CulpritCommand
