@@ -64,7 +64,7 @@ struct CulpritCommand: ParsableCommand {
         culprit --url http://mirror/debian/dists/bookworm/InRelease --connect db:5432
         culprit --offline                 Everything but what sends packets.
         docker cp dist/culprit c1:/culprit && docker exec c1 /culprit
-        culprit host                      On the node: the runtime stack against known bugs.
+        culprit host                      On the node: runtime stack vs known bugs.
 
       EXIT STATUS:
         0  no probe is at or above --fail-on   1  a probe is

@@ -50,10 +50,10 @@ struct HostCommand: ParsableCommand {
         culprit host --format json | jq '.node.knownBugs.findings'
 
       EXIT STATUS:
-        0  no known bug matched    1  a known bug matched, a container runtime found
-                                      gave no report or left something behind, or the
-                                      CNI plugin failed
-        2  usage error             3  culprit itself failed (the report could not be written)
+        0  no known bug matched    2  usage error
+        1  a known bug matched; with --containers, a runtime found gave no report
+           or left something behind; with --reproduce, the CNI plugin failed
+        3  culprit itself failed (cannot write the report)
       """)
 
   @ParentCommand var culprit: CulpritCommand

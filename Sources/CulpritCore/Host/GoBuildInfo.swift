@@ -222,10 +222,10 @@ public struct GoBuildInfo: Equatable, Sendable {
     let bigEndian = flags & 1 != 0
     if flags & 2 != 0 {
       var index = 32
-      guard let version = varintString(bytes, &index), let modules = varintString(bytes, &index) else {
+      guard let version = varintBytes(bytes, &index), let modules = varintBytes(bytes, &index) else {
         return .failure(.malformed("the inline build info strings are cut short"))
       }
-      return .success(GoBuildInfo(goVersion: version, moduleText: stripSentinels(modules), location: location))
+      return .success(GoBuildInfo(goVersion: String(decoding: version, as: UTF8.self), moduleText: stripSentinels(modules), location: location))
     }
     guard pointerSize == 4 || pointerSize == 8, let elf, let file else {
       return .failure(.malformed("pointer size \(pointerSize) in the build info header"))
@@ -240,27 +240,28 @@ public struct GoBuildInfo: Equatable, Sendable {
       return value
     }
     /// A Go string header (data pointer, length) at virtual address `address`.
-    func goString(_ address: UInt64) -> String? {
+    func goString(_ address: UInt64) -> [UInt8]? {
       guard let headerOffset = elf.fileOffset(ofAddress: address),
         let header = file.read(at: headerOffset, count: 2 * pointerSize),
         let data = pointer(header, 0), let length = pointer(header, pointerSize), length <= 8 << 20
       else { return nil }
-      if length == 0 { return "" }
+      if length == 0 { return [] }
       guard let dataOffset = elf.fileOffset(ofAddress: data), let text = file.read(at: dataOffset, count: Int(length)),
         text.count == Int(length)
       else { return nil }
-      return String(decoding: text, as: UTF8.self)
+      return text
     }
     guard let versionAddress = pointer(bytes, 16), let modulesAddress = pointer(bytes, 16 + pointerSize),
       let version = goString(versionAddress)
     else {
       return .failure(.malformed("the build info's version pointer leads nowhere"))
     }
-    let modules = goString(modulesAddress) ?? ""
-    return .success(GoBuildInfo(goVersion: version, moduleText: stripSentinels(modules), location: location + " (pointer format, Go < 1.18)"))
+    let modules = goString(modulesAddress) ?? []
+    return .success(
+      GoBuildInfo(goVersion: String(decoding: version, as: UTF8.self), moduleText: stripSentinels(modules), location: location + " (pointer format, Go < 1.18)"))
   }
 
-  static func varintString(_ bytes: [UInt8], _ index: inout Int) -> String? {
+  static func varintBytes(_ bytes: [UInt8], _ index: inout Int) -> [UInt8]? {
     var length: UInt64 = 0
     var shift: UInt64 = 0
     while true {
@@ -272,16 +273,15 @@ public struct GoBuildInfo: Equatable, Sendable {
       shift += 7
     }
     guard length <= UInt64(bytes.count - index) else { return nil }
-    let text = String(decoding: bytes[index..<index + Int(length)], as: UTF8.self)
+    let text = Array(bytes[index..<index + Int(length)])
     index += Int(length)
     return text
   }
 
   /// runtime/debug's rule: 16 bytes of sentinel at each end when the text is long enough and
   /// the byte before the closing sentinel is a newline.
-  static func stripSentinels(_ text: String) -> String {
-    let bytes = Array(text.utf8)
-    guard bytes.count >= 33, bytes[bytes.count - 17] == UInt8(ascii: "\n") else { return text }
+  static func stripSentinels(_ bytes: [UInt8]) -> String {
+    guard bytes.count >= 33, bytes[bytes.count - 17] == UInt8(ascii: "\n") else { return String(decoding: bytes, as: UTF8.self) }
     return String(decoding: bytes[16..<bytes.count - 16], as: UTF8.self)
   }
 
@@ -394,17 +394,7 @@ final class BinaryFile {
     let end = min(size, limit)
     while offset < end {
       guard let bytes = read(at: offset, count: chunk + needle.count - 1), bytes.count >= needle.count else { return false }
-      let first = needle[0]
-      var i = 0
-      let last = bytes.count - needle.count
-      while i <= last {
-        if bytes[i] == first {
-          var j = 1
-          while j < needle.count && bytes[i + j] == needle[j] { j += 1 }
-          if j == needle.count { return true }
-        }
-        i += 1
-      }
+      if DpkgDatabase.contains(bytes, needle) { return true }
       offset += UInt64(chunk)
     }
     return false

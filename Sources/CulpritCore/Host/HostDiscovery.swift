@@ -1,3 +1,5 @@
+import CCulprit
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -68,7 +70,16 @@ public enum HostDiscovery {
     let runnable = components.indices.filter { components[$0].kind.versionArguments != nil }
     let runs = HostExec.run(runnable.map { [components[$0].path] + components[$0].kind.versionArguments! }, timeoutMilliseconds: timeoutMilliseconds)
     for (index, run) in zip(runnable, runs) { components[index].versionRun = run }
-    let packages = DpkgDatabase()
+    var packagePaths: [String] = []
+    for c in components {
+      packagePaths.append(c.path)
+      if let real = Sys.realPath(c.path).value, real != c.path { packagePaths.append(real) }
+    }
+    for dir in libraryDirectories {
+      packagePaths.append(dir + "/libseccomp.so.2")
+      if let real = Sys.realPath(dir + "/libseccomp.so.2").value { packagePaths.append(real) }
+    }
+    let packages = DpkgDatabase.owners(of: packagePaths)
     for index in components.indices {
       let path = components[index].path
       switch GoBuildInfo.read(path: path) {
@@ -79,8 +90,7 @@ public enum HostDiscovery {
         components[index].facts["symbol:" + netlinksafeSymbol] = file.contains(Array(netlinksafeSymbol.utf8)) ? "present" : "absent"
         file.close()
       }
-      let real = Sys.realPath(path).value ?? path
-      components[index].package = packages.owner(of: real) ?? packages.owner(of: path)
+      components[index].package = packages[path] ?? Sys.realPath(path).value.flatMap { packages[$0] }
       components[index] = components[index].interpreted()
     }
     // libseccomp: what each runc reports, and the shared library on the node.
@@ -104,7 +114,7 @@ public enum HostDiscovery {
         lib.versionSource = .fileName
         lib.evidence.append("\(path) is \(real): the shared libseccomp that dynamically linked runtimes (crun, Podman, Debian's runc) load.")
       }
-      lib.package = packages.owner(of: real) ?? packages.owner(of: path)
+      lib.package = packages[path] ?? packages[real]
       if lib.version == nil, let package = lib.package, let version = package.split(separator: " ").last {
         lib.version = String(version)
         lib.versionSource = .package
@@ -202,47 +212,69 @@ struct FileIdentity: Hashable {
 }
 
 /// Debian's package database, read as files: which package owns a path (/var/lib/dpkg/info/
-/// *.list) and its version (/var/lib/dpkg/status). Read once, and only when asked.
-final class DpkgDatabase {
-  let root: String
-  private var owners: [String: String]?
-  private var versions: [String: String]?
-
-  init(root: String = "/var/lib/dpkg") { self.root = root }
-
-  /// "containernetworking-plugins 1.1.1+ds1-3+b5", or nil.
-  func owner(of path: String) -> String? {
-    if owners == nil { load() }
-    guard let package = owners?[path] else { return nil }
-    let base = package.split(separator: ":").first.map(String.init) ?? package
-    return versions?[base].map { "\(base) \($0)" } ?? base
-  }
-
-  private func load() {
-    owners = [:]
-    versions = [:]
-    guard let names = Sys.listDirectory(root + "/info").value else { return }
-    for name in names where name.hasSuffix(".list") {
-      let package = String(name.dropLast(5))
-      guard let bytes = Sys.readFile(root + "/info/" + name, limit: 8 << 20).value else { continue }
-      for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-        let path = String(line)
-        if path.hasSuffix("/bin/" + (path.split(separator: "/").last ?? "")) || path.contains("/cni/") || path.contains("libseccomp")
-          || path.contains("/sbin/") || path.contains("podman") || path.contains("concourse")
-        {
-          owners![path] = package
+/// *.list) and its version (/var/lib/dpkg/status). Asked once for all the paths at hand.
+enum DpkgDatabase {
+  /// Path → "containernetworking-plugins 1.1.1+ds1-3+b5", for the paths some package owns.
+  /// merged-/usr aliases are tried too (/usr/lib/… is listed as /lib/… and the other way).
+  static func owners(of paths: [String], root: String = "/var/lib/dpkg") -> [String: String] {
+    guard !paths.isEmpty, let names = Sys.listDirectory(root + "/info").value else { return [:] }
+    var aliases: [String: [String]] = [:]
+    for path in paths {
+      var forms = [path]
+      if path.hasPrefix("/usr/") { forms.append(String(path.dropFirst(4))) } else { forms.append("/usr" + path) }
+      aliases[path] = forms
+    }
+    var packageOf: [String: String] = [:]
+    for name in names.sorted() where name.hasSuffix(".list") {
+      guard let bytes = Sys.readFile(root + "/info/" + name, limit: 16 << 20).value else { continue }
+      let text = [10] + bytes + [10]
+      for (path, forms) in aliases where packageOf[path] == nil {
+        if forms.contains(where: { contains(text, Array("\n\($0)\n".utf8)) }) {
+          let package = String(name.dropLast(5))
+          packageOf[path] = package.split(separator: ":").first.map(String.init) ?? package
         }
       }
+      if packageOf.count == paths.count { break }
     }
-    guard let status = Sys.readFile(root + "/status", limit: 64 << 20).value else { return }
-    var package: String?
-    for line in String(decoding: status, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
-      if line.hasPrefix("Package: ") {
-        package = String(line.dropFirst(9))
-      } else if line.hasPrefix("Version: "), let p = package {
-        versions![p] = String(line.dropFirst(9))
-      } else if line.isEmpty {
-        package = nil
+    guard !packageOf.isEmpty else { return [:] }
+    let status = Sys.readFile(root + "/status", limit: 64 << 20).value ?? []
+    var out: [String: String] = [:]
+    for (path, package) in packageOf {
+      out[path] = version(of: package, in: status).map { "\(package) \($0)" } ?? package
+    }
+    return out
+  }
+
+  /// The "Version:" of the stanza "Package: NAME" in the status file.
+  static func version(of package: String, in status: [UInt8]) -> String? {
+    let needle = Array("Package: \(package)\n".utf8)
+    var from = 0
+    while let at = find(status, needle, from: from) {
+      if at == 0 || status[at - 1] == 10 {
+        var index = at + needle.count
+        while index < status.count {
+          let end = status[index...].firstIndex(of: 10) ?? status.count
+          if end == index { return nil }  // the stanza ended
+          let line = String(decoding: status[index..<end], as: UTF8.self)
+          if line.hasPrefix("Version: ") { return String(line.dropFirst(9)) }
+          index = end + 1
+        }
+        return nil
+      }
+      from = at + 1
+    }
+    return nil
+  }
+
+  static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool { find(haystack, needle, from: 0) != nil }
+
+  /// memmem(3) from `from`.
+  static func find(_ haystack: [UInt8], _ needle: [UInt8], from: Int) -> Int? {
+    guard from < haystack.count, !needle.isEmpty else { return nil }
+    return haystack.withUnsafeBytes { h in
+      needle.withUnsafeBytes { n -> Int? in
+        let found = culprit_memmem(h.baseAddress! + from, h.count - from, n.baseAddress!, n.count)
+        return found < 0 ? nil : from + found
       }
     }
   }

@@ -99,6 +99,9 @@ public enum HostExec {
       dup2(fds[1], 2)
       if fds[0] > 2 { Glibc.close(fds[0]) }
       if fds[1] > 2 { Glibc.close(fds[1]) }
+      // culprit ignores these for itself; the command gets the defaults.
+      signal(SIGPIPE, SIG_DFL)
+      signal(SIGXFSZ, SIG_DFL)
       execve(cArgs[0]!, &cArgs, &cEnv)
       let err = errno
       var marker = Array(execFailedMarker.utf8) + Array(String(err).utf8) + [10]
@@ -106,17 +109,35 @@ public enum HostExec {
       _exit(127)
     }
     Glibc.close(fds[1])
+    _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+    // Read until the command has exited and the pipe is drained: a background process it
+    // left holding the pipe does not keep culprit waiting (the deadline still bounds all).
     var output: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
+    var status: Int32 = 0
+    var exited = false
     while true {
-      let n = buffer.withUnsafeMutableBytes { Glibc.read(fds[0], $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      if n <= 0 { break }
-      if output.count < outputLimit { output += buffer[0..<min(n, outputLimit - output.count)] }
+      var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+      _ = poll(&ready, 1, exited ? 0 : 20)
+      var sawEOF = false
+      while true {
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fds[0], $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n == 0 { sawEOF = true }
+        if n <= 0 { break }
+        if output.count < outputLimit { output += buffer[0..<min(n, outputLimit - output.count)] }
+      }
+      if exited || sawEOF && exited { break }
+      if !exited {
+        let pid2 = waitpid(pid, &status, WNOHANG)
+        if pid2 == pid || (pid2 < 0 && errno != EINTR) { exited = true }
+      }
+      if sawEOF && !exited {
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        exited = true
+      }
     }
     Glibc.close(fds[0])
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     let low = status & 0x7f
     let head = low == 0 ? "exit \((status >> 8) & 0xff)\n" : "signal \(low)\n"
     return Array(head.utf8) + output

@@ -35,6 +35,14 @@ extension HostReport {
     }
   }
 
+  /// The checked line: the version and path against the affected versions (the full reason
+  /// is in the JSON and, for a match, in the finding).
+  static func shortReason(_ r: BugFinding) -> String {
+    guard r.verdict == .notAffected, let version = r.component.version else { return r.reason }
+    if let symbol = r.bug.fixedBySymbol, r.component.facts["symbol:" + symbol] == "present" { return r.reason }
+    return "\(r.component.kind.rawValue) \(version) at \(r.component.path); affected: \(r.bug.affectedText)"
+  }
+
   var systemLines: [String] {
     var lines: [String] = []
     lines.append("kernel: \(system.kernelRelease ?? "unknown")")
@@ -115,7 +123,7 @@ extension HostReport {
       }
       for (i, r) in rows.enumerated() {
         let mark = r.verdict == .affected ? red("affected") : r.verdict == .notAffected ? green("not affected") : "version unknown"
-        out += "  " + TextRenderer.pad(i == 0 ? bug.id : "", idWidth) + mark + ": \(r.reason)\n"
+        out += "  " + TextRenderer.pad(i == 0 ? bug.id : "", idWidth) + mark + ": \(HostReport.shortReason(r))\n"
       }
     }
     out += "\n" + bold("Evidence") + "\n"

@@ -284,11 +284,13 @@ extension HostComponent {
     c.versionSource = nil
     let shown = target.map { "\(path) (→ \($0))" } ?? path
     if let run = versionRun {
-      let firstLine = run.output.split(separator: "\n").first.map { $0.trimmed() } ?? ""
+      let lines = run.output.split(separator: "\n").map { $0.trimmed() }.filter { !$0.isEmpty }
+      let firstLine = lines.first ?? ""
       if let v = kind.version(fromOutput: run.output), run.exitStatus != nil {
         c.version = v
         c.versionSource = .versionCommand
-        c.evidence.append("`\(run.command)` \(run.ending): \"\(firstLine)\".")
+        let line = lines.first { $0.contains(v) } ?? firstLine
+        c.evidence.append("`\(run.command)` \(run.ending): \"\(line)\".")
       } else if run.exitStatus != nil && !firstLine.isEmpty {
         c.evidence.append("`\(run.command)` \(run.ending) and states no version: \"\(firstLine)\".")
       } else {

@@ -164,7 +164,7 @@ public struct KnownBugCheck: Sendable {
     if let version, let range = bug.affected.first(where: { $0.contains(version) }) {
       return BugFinding(
         bug: bug, component: component, verdict: .affected,
-        reason: "\(name) \(version.original) (\(component.path)\(source)) is in \(range)")
+        reason: "\(name) \(version.original) (\(component.path)\(source)) is in the affected versions (\(range))" + distributionCaveat(version))
     }
     if let dep = bug.dependency, let depText = component.dependencyVersion(dep.module), let depVersion = ComponentVersion(depText),
       let range = dep.affected.first(where: { $0.contains(depVersion) })
@@ -173,7 +173,7 @@ public struct KnownBugCheck: Sendable {
       if version == nil || version! < fixed {
         return BugFinding(
           bug: bug, component: component, verdict: .affected,
-          reason: "\(component.path) was built with \(dep.module) \(depText) (Go build info), which is in \(range), and its own version \(version.map { "\($0.original) is before \(bug.fixedIn)" } ?? "is not stated")")
+          reason: "\(component.path) was built with \(dep.module) \(depText) (Go build info), which is in the affected versions (\(range)), and its own version \(version.map { "\($0.original) is before \(bug.fixedIn)" } ?? "is not stated")")
       }
     }
     guard let version else {
@@ -184,11 +184,18 @@ public struct KnownBugCheck: Sendable {
       }
       return BugFinding(bug: bug, component: component, verdict: .versionUnknown, reason: why)
     }
-    var why = "\(name) \(version.original) (\(component.path)\(source)) is outside \(bug.affected.map(\.description).joined(separator: ", "))"
+    var why = "\(name) \(version.original) (\(component.path)\(source)) is outside the affected versions (\(bug.affected.map(\.description).joined(separator: ", ")))"
     if let dep = bug.dependency, let depText = component.dependencyVersion(dep.module) {
       why += "; built with \(dep.module) \(depText)"
     }
     return BugFinding(bug: bug, component: component, verdict: .notAffected, reason: why)
+  }
+
+  /// A distribution's version ("20.10.5+dfsg1", "1.0.0~rc93+ds1-5") may carry a backported fix.
+  static func distributionCaveat(_ version: ComponentVersion) -> String {
+    let text = version.original
+    guard text.contains("+") || text.contains("~") || text.contains("deb") else { return "" }
+    return "; the version carries a distribution's suffix, so its package may carry the fix as a patch (its changelog says)"
   }
 
   static func sourceWords(_ source: VersionSource, _ c: HostComponent) -> String {
