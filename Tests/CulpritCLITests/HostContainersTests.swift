@@ -126,15 +126,15 @@ import Testing
     let plugin = directory.appendingPathComponent("loopback").path
     try "#!/bin/sh\nexec \(Binaries.testkit) cni-eintr-plugin\n".write(toFile: plugin, atomically: true, encoding: .utf8)
     chmod(plugin, 0o755)
-    let result = try culprit(["host", "--reproduce", "cni", "--cni-bin", directory.path, "--tries", "40", "--format", "json"], limit: 120)
+    let result = try culprit(["host", "--reproduce", "cni", "--cni-bin", directory.path, "--tries", "100", "--format", "json"], limit: 120)
     #expect(result.status == 1)
     #expect(try schemaErrors(result.stdout) == [])
     let cni = try #require(((try result.json()["node"] as? [String: Any])?["reproduce"] as? [String: Any])?["cni"] as? [String: Any])
     let interrupted = cni["interruptedFailures"] as? Int ?? 0
-    #expect(interrupted > 0 && interrupted < 40, "\(interrupted) of 40")
+    #expect(interrupted > 0 && interrupted < 100, "\(interrupted) of 100")
     #expect(cni["addFailures"] as? Int == interrupted)
     #expect(cni["delFailures"] as? Int == 0)
-    #expect((cni["verdict"] as? String)?.hasPrefix("reproduced: \(interrupted) of 40") == true)
+    #expect((cni["verdict"] as? String)?.hasPrefix("reproduced: \(interrupted) of 100") == true)
   }
 
   @Test func reproduceRefusesWhatItDoesNotKnow() throws {
