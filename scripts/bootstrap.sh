@@ -7,6 +7,10 @@
 #   nftables         the egress tests' router rules (drop, reset, ICMP reject, frag-needed drop)
 #   curl, wget       the real clients the egress tests compare culprit with (apt-get is there)
 #   runc, docker.io  real containers for the container tests
+#   podman, crun, containerd, containernetworking-plugins
+#                    `culprit host --containers` against each runtime (containerd's ctr runs
+#                    against dockerd's own containerd), `--reproduce cni` against Debian's
+#                    loopback plugin (docker.io already pulls containerd; podman pulls crun)
 #   debootstrap      a local Debian image (no registry is reachable)
 #   python3 jsonschema, pyyaml  validate JSON outputs against the schema, parse the examples
 #   curl, strace     real programs `culprit trace` is tested on (and strace -f its benchmark's
@@ -23,7 +27,7 @@ set -euo pipefail
 build_packages=(libseccomp-dev file bc util-linux)
 packages=("${build_packages[@]}" iproute2 dnsmasq nftables curl wget runc docker.io debootstrap
   golang-github-containers-common python3 time qemu-system-x86 apparmor cpio gcc libc6-dev golang-go
-  strace)
+  strace podman crun containerd containernetworking-plugins)
 if [ "${1:-}" = "--build" ]; then
   packages=("${build_packages[@]}")
 fi
