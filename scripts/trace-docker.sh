@@ -25,6 +25,11 @@
 #   mknod-cat     Docker's default                 mknod c 1 1 && cat           cat's open: cgroup-devices
 #   mount         Docker's default                 mount -t tmpfs none /mnt      seccomp (its profile refuses mount
 #                                                  without CAP_SYS_ADMIN before the capability check could)
+#   read-only     --read-only                      sh -c 'echo x > /etc/x'      openat EROFS: mount (/, ro)
+#   noexec        --tmpfs /scratch:noexec          sh: cp /bin/true there, run it  execve EACCES: mount (noexec)
+#   nofile        --ulimit nofile=32:32            python3 opening 64 files      openat EMFILE: rlimit
+#   full          --tmpfs /scratch:size=64k        head -c 1M > /scratch/fill    write ENOSPC: no layer (the
+#                                                  filesystem is full), the file and its free space said
 #
 # Every case also checks that culprit exits with the program's status and reports it. Exits 1 on
 # a wrong verdict. Needs root, docker.io, debootstrap, the Concourse profiles in
@@ -75,12 +80,14 @@ failed=0
 # check NAME STATUS EXPECTATIONS DOCKER-OPTIONS -- COMMAND...
 #   STATUS: the program's exit status, or "nonzero"
 #   EXPECTATIONS: space-separated, all must hold:
-#     mattered=SYSCALL:ERRNO:LAYER   the failure that mattered (ERRNO "-" for a SIGSYS kill)
+#     mattered=SYSCALL:ERRNO:LAYER   the failure that mattered (ERRNO "-" for a SIGSYS kill, LAYER
+#                                    "none" when no container layer is to blame)
 #     method=M                       its seccomp method (user-notif-oracle, kernel-answer)
 #     kind=K  reaction=R             its kind (refusal, kill, trap), what the program did
 #     message=TEXT                   a line of the program's stderr holds TEXT ("_" for a space)
 #     untraced=LAYER:ERRNO           ptrace refused, by LAYER (ERRNO "-" for a kill)
 #     reason=TEXT                    the refusal's reason holds TEXT
+#     reasonhas=TEXT evidencehas=TEXT   the failure that mattered's reason, one of its evidence lines
 #     probe=ID:STATUS:LAYER          a battery probe's verdict
 check() {
   local name=$1 want=$2 expect=$3 opts=$4
@@ -119,9 +126,10 @@ if trace["exitStatus"] != status:
     problems.append(f"the report says exit {trace['exitStatus']}")
 for e in expect:
     key, value = e.split("=", 1)
-    value = value.replace("_", " ") if key in ("message", "reason") else value
+    value = value.replace("_", " ") if key in ("message", "reason", "reasonhas", "evidencehas") else value
     if key == "mattered":
         syscall, errno, layer = value.split(":")
+        layer = None if layer == "none" else layer
         if m is None or m["syscall"] != syscall or m["layer"] != layer or (errno != "-" and m["errno"] != errno):
             problems.append(f"mattered is not {value}")
     elif key == "method":
@@ -130,6 +138,10 @@ for e in expect:
         if m is None or m["kind"] != value: problems.append(f"kind is not {value}")
     elif key == "reaction":
         if m is None or (m.get("reaction") or {}).get("kind") != value: problems.append(f"reaction is not {value}")
+    elif key == "reasonhas":
+        if m is None or value not in m["reason"]: problems.append(f"the reason lacks {value!r}")
+    elif key == "evidencehas":
+        if m is None or not any(value in e for e in m["evidence"]): problems.append(f"no evidence with {value!r}")
     elif key == "message":
         if not any(value in line for line in trace.get("message") or []): problems.append(f"no message line with {value!r}")
     elif key == "untraced":
@@ -188,4 +200,11 @@ check strace-kill 159 "untraced=seccomp:- reason=kills probe=ptrace-attach:block
   "--security-opt seccomp=$out/kill-ptrace.json" -- strace -p 1
 check mknod-cat 1 "mattered=openat:EPERM:cgroup-devices" "" -- sh -c 'mknod /tmp/mem c 1 1 && cat /tmp/mem'
 check mount 32 "mattered=mount:EPERM:seccomp method=user-notif-oracle" "" -- mount -t tmpfs none /mnt
+check read-only 2 "mattered=openat:EROFS:mount reasonhas=read-only" "--read-only" -- sh -c 'echo x > /etc/culprit-test'
+check noexec 126 "mattered=execve:EACCES:mount reasonhas=noexec" "--tmpfs /scratch:rw,noexec,size=4m" \
+  -- sh -c 'cp /bin/true /scratch/ && /scratch/true'
+check nofile 1 "mattered=openat:EMFILE:rlimit evidencehas=Max_open_files_32_32" "--ulimit nofile=32:32" \
+  -- python3 -c 'import os; [os.open("/dev/null", os.O_RDONLY) for _ in range(64)]'
+check full 1 "mattered=write:ENOSPC:none reasonhas=/scratch_(tmpfs,_size=64k)_is_full evidencehas=0_bytes_of_64_KiB_free" \
+  "--tmpfs /scratch:rw,size=64k" -- sh -c 'head -c 1048576 /dev/zero > /scratch/fill'
 exit $failed

@@ -306,6 +306,7 @@ import Testing
     let f = try #require(t.findings.first { $0["errno"] as? String == "ENOSPC" }, "\(t.json.prefix(2000))")
     #expect(f["syscall"] as? String == "write")
     #expect(f["layer"] is NSNull, "a full filesystem is no container layer's refusal: \(f)")
+    #expect(f["mattered"] as? Bool == true, "head's write is what failed, not retried (its error message goes to fd 2): \(f)")
     #expect((f["call"] as? String)?.contains("\(dir)/fill") == true, "the descriptor's file: \(f)")
     #expect((f["reason"] as? String)?.contains("\(dir) (tmpfs, size=64k) is full") == true, "\(f)")
     #expect((f["evidence"] as? [String])?.contains { $0.contains("0 bytes of 64 KiB free") } == true, "\(f)")

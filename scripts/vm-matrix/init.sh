@@ -64,6 +64,30 @@ apparmor() {
 }
 in_tmp() { cd /tmp && "$@"; cd /; }
 
+# trace_scenario NAME WRAPPER...: `culprit trace --pid` of a process that is not culprit's
+# descendant (a sleep started here), under the wrapper: PTRACE_SEIZE refused by Yama or
+# AppArmor, the layer judged from the observations the report carries (tracing.observed), and
+# the battery (its ptrace probes) run instead. /out/NAME/trace.json and trace.txt.
+trace_scenario() {
+  name=$1
+  shift
+  d=/out/$name
+  mkdir -p "$d"
+  say "trace scenario $name: $*"
+  echo "wrapper: $*" >> "$d/setup.txt"
+  echo "yama ptrace_scope: $(cat /proc/sys/kernel/yama/ptrace_scope)" >> "$d/setup.txt"
+  sleep 600 &
+  target=$!
+  echo "target: pid $target (sleep 600, started by init: not culprit's descendant)" >> "$d/setup.txt"
+  dmesg -c > /dev/null
+  "$@" /culprit --only ptrace-attach,ptrace-scope --format json trace --output "$d/trace.json" --timeout 5 --pid $target 2> "$d/trace.err"
+  echo "culprit exit status: $?" >> "$d/setup.txt"
+  "$@" /culprit --only ptrace-attach,ptrace-scope trace --output "$d/trace.txt" --timeout 5 --pid $target 2>> "$d/trace.err"
+  dmesg -c > "$d/kernel.log"
+  kill $target
+  wait $target 2> /dev/null
+}
+
 # cgroup v2: the root cgroup, then child cgroups with small pids limits.
 scenario v2-root thread,mknod,ptrace-attach,cgroup "threads ptrace mknod:/tmp" plain
 for n in 1 2 3; do
@@ -78,6 +102,7 @@ for p in /profiles/*; do
 done
 cat /sys/kernel/security/apparmor/profiles > /out/apparmor-profiles.txt
 scenario aa-deny-ptrace ptrace-attach,lsm ptrace apparmor c8-deny-ptrace
+trace_scenario trace-aa-deny-ptrace apparmor c8-deny-ptrace
 scenario aa-deny-cap-ptrace ptrace-attach,lsm ptrace apparmor c8-deny-cap-ptrace
 scenario aa-deny-cap-mknod mknod,lsm mknod:/tmp apparmor c8-deny-cap-mknod
 scenario aa-deny-tmp-write mknod,lsm "mknod:/tmp mknod:/dev/shm mknod:/run" in_tmp apparmor c8-deny-tmp-write
@@ -142,8 +167,10 @@ runc_scenario runc-docker-yama1 ptrace-attach,ptrace-scope ptrace
 echo 2 > /proc/sys/kernel/yama/ptrace_scope
 scenario yama2-cap ptrace-attach,ptrace-scope ptrace plain
 scenario yama2-nocap ptrace-attach,ptrace-scope ptrace without_sys_ptrace
+trace_scenario trace-yama2-nocap without_sys_ptrace
 echo 3 > /proc/sys/kernel/yama/ptrace_scope
 scenario yama3-root ptrace-attach,ptrace-scope ptrace plain
+trace_scenario trace-yama3 plain
 echo 0 > /proc/sys/kernel/yama/ptrace_scope 2> /out/yama3-lower.err || echo "lowering failed" >> /out/yama3-lower.err
 cat /proc/sys/kernel/yama/ptrace_scope >> /out/yama3-lower.err
 

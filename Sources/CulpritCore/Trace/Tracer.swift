@@ -409,7 +409,10 @@ public final class Tracer {
       let failed = observations.failures[index].call
       // The same call again; for a call on a path, on the same path (a later open of another
       // file is not a retry).
-      let samePath = TraceCallShapes.pathArgument(callName).map { args[$0.index] == failed.args[$0.index] } ?? true
+      // A write on another descriptor (head's error message on fd 2 after ENOSPC on fd 1) is
+      // not a retry either.
+      let samePath = TraceCallShapes.pathArgument(callName).map { args[$0.index] == failed.args[$0.index] }
+        ?? TraceCallShapes.writtenDescriptor(callName).map { args[$0] == failed.args[$0] } ?? true
       if nr == failed.nr && samePath {
         state.pendingReaction = (index, nil)
       } else if Tracer.fallbacks[failed.name]?.contains(callName) == true {
