@@ -157,6 +157,24 @@ import Testing
     #expect(TraceWaits.offCPUMilliseconds(mine: 2000, theirsBefore: 2500, theirsAfter: 2500) == nil, "not one clock")
   }
 
+  @Test func aRefusedSeizeIsJudgedFromItsObservations() {
+    func seize(_ err: Errno, yama: Int?, cap: Bool, confinement: String? = nil) -> TraceSection.Refusal {
+      TraceSession.judgeSeizeRefusal(TraceSeizeObservation(
+        errno: err, target: .nonDescendant, pid: 200, tracerPID: 100, yamaScope: yama, hasSysPtrace: cap, dumpable: 1,
+        targetUid: "0\t0\t0\t0", tracedBy: 0, idsMatch: true, targetCapabilitiesWithinTracers: true, confinement: confinement))
+    }
+    let three = seize(.notPermitted, yama: 3, cap: true)
+    #expect(three.layer == .yama)
+    #expect(three.hint?.contains("until the host reboots") == true)
+    #expect(three.observed?.yamaScope == 3)
+    let two = seize(.notPermitted, yama: 2, cap: false)
+    #expect(two.layer == .yama)
+    #expect(two.hint?.contains("CAP_SYS_PTRACE") == true)
+    let apparmor = seize(.permissionDenied, yama: 0, cap: true, confinement: "AppArmor profile c8-deny-ptrace (enforce)")
+    #expect(apparmor.layer == .lsm)
+    #expect(seize(.noSuchProcess, yama: 0, cap: true).layer == .unknown)
+  }
+
   @Test func taskFactsFromAStatusFile() {
     let status = "Name:\tcurl\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nCapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n"
     let facts = TraceWaits.parseTaskFacts(status: status, label: "docker-default (enforce)\n")

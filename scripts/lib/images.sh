@@ -97,7 +97,8 @@ culprit_debian_trace_rootfs_tar() {
       debs=$(cd "$dir/var/cache/apt/archives" && ls ./*.deb | sed 's|^\./|/var/cache/apt/archives/|')
       # shellcheck disable=SC2086
       DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends \
-        --no-download $debs >/dev/null || return 1
+        --no-download $debs >"$dir.log" 2>&1 || { cat "$dir.log" >&2; rm -f "$dir.log"; return 1; }
+      rm -f "$dir.log"
     else
       local mirror=${CULPRIT_DEBIAN_MIRROR:-$(_culprit_apt_mirror)}
       local include
