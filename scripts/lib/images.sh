@@ -90,9 +90,11 @@ culprit_debian_trace_rootfs_tar() {
       base=$(culprit_debian_rootfs_tar) || return 1
       tar -C "$dir" -xf "$base" || return 1
       mkdir -p "$dir/var/cache/apt/archives/partial"
-      apt-get install -qq --download-only --no-install-recommends \
-        -o Dir::State::status="$dir/var/lib/dpkg/status" \
-        -o Dir::Cache::archives="$dir/var/cache/apt/archives" "${packages[@]}" >&2 || return 1
+      local fetch=(apt-get install -qq --download-only --no-install-recommends
+        -o Dir::State::status="$dir/var/lib/dpkg/status" -o Dir::Cache::archives="$dir/var/cache/apt/archives"
+        "${packages[@]}")
+      # Stale or missing package lists: update them once and try again.
+      "${fetch[@]}" >&2 || { apt-get update -q >&2 && "${fetch[@]}" >&2; } || return 1
       local debs
       debs=$(cd "$dir/var/cache/apt/archives" && ls ./*.deb | sed 's|^\./|/var/cache/apt/archives/|')
       # shellcheck disable=SC2086
