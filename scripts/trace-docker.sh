@@ -28,6 +28,8 @@
 #   mknod-cat     Docker's default                 mknod c 1 1 && cat           cat's open: cgroup-devices
 #   mount         Docker's default                 mount -t tmpfs none /mnt      seccomp (its profile refuses mount
 #                                                  without CAP_SYS_ADMIN before the capability check could)
+#   mount-nocap   seccomp=unconfined               the same                      capabilities: no CAP_SYS_ADMIN
+#                                                  among Docker's 14 (the kernel's own check answers)
 #   read-only     --read-only                      sh -c 'echo x > /etc/x'      openat EROFS: mount (/, ro)
 #   noexec        --tmpfs /scratch:noexec          sh: cp /bin/true there, run it  execve EACCES: mount (noexec)
 #   nofile        --ulimit nofile=32:32            python3 opening 64 files      openat EMFILE: rlimit
@@ -96,7 +98,7 @@ failed=0
 #     method=M                       its seccomp method (user-notif-oracle, kernel-answer)
 #     kind=K  reaction=R             its kind (refusal, kill, trap), what the program did
 #     finding=SYSCALL:ERRNO:LAYER:REACTION   a refusal the program survived
-#     message=TEXT                   a line of the program's stderr holds TEXT ("_" for a space)
+#     message=TEXT                   a line of the program's stderr holds TEXT ("+" for a space)
 #     untraced=LAYER:ERRNO           ptrace refused, by LAYER (ERRNO "-" for a kill)
 #     reason=TEXT                    the refusal's reason holds TEXT
 #     reasonhas=TEXT evidencehas=TEXT   the failure that mattered's reason, one of its evidence lines
@@ -140,7 +142,7 @@ if trace["exitStatus"] != status:
     problems.append(f"the report says exit {trace['exitStatus']}")
 for e in expect:
     key, value = e.split("=", 1)
-    value = value.replace("_", " ") if key in ("message", "reason", "reasonhas", "evidencehas") else value
+    value = value.replace("+", " ") if key in ("message", "reason", "reasonhas", "evidencehas") else value
     if key == "mattered":
         syscall, errno, layer = value.split(":")
         layer = None if layer == "none" else layer
@@ -196,11 +198,11 @@ PY
 echo "culprit trace in Docker $(culprit_docker version --format '{{.Server.Version}}') ($image, --network none)"
 rc=$profiles/concourse-7.13-rc.json
 if [ -f "$rc" ]; then
-  check curl-rc 6 "mattered=clone3:EPERM:seccomp method=user-notif-oracle reaction=gave-up message=getaddrinfo()_thread_failed_to_start" \
+  check curl-rc 6 "mattered=clone3:EPERM:seccomp method=user-notif-oracle reaction=gave-up message=getaddrinfo()+thread+failed+to+start" \
     "--security-opt seccomp=$out/concourse-7.13-rc+ptrace.json" -- curl -sS http://culprit-test.invalid/
   check curl-rc-real 6 "untraced=seccomp:EPERM probe=thread:blocked:seccomp" \
     "--security-opt seccomp=$rc" -- curl -sS http://culprit-test.invalid/
-  check python-rc 1 "mattered=clone3:EPERM:seccomp method=user-notif-oracle message=can't_start_new_thread" \
+  check python-rc 1 "mattered=clone3:EPERM:seccomp method=user-notif-oracle message=can't+start+new+thread" \
     "--security-opt seccomp=$out/concourse-7.13-rc+ptrace.json" -- python3 -c 'import threading; t = threading.Thread(target=print); t.start(); t.join()'
   check python-rc-real 1 "untraced=seccomp:EPERM probe=thread:blocked:seccomp" \
     "--security-opt seccomp=$rc" -- python3 -c 'import threading; t = threading.Thread(target=print); t.start(); t.join()'
@@ -221,11 +223,13 @@ check strace-kill 159 "untraced=seccomp:- reason=kills probe=ptrace-attach:block
   "--security-opt seccomp=$out/kill-ptrace.json" -- strace -p 1
 check mknod-cat 1 "mattered=openat:EPERM:cgroup-devices" "" -- sh -c 'mknod /tmp/mem c 1 1 && cat /tmp/mem'
 check mount 32 "mattered=mount:EPERM:seccomp method=user-notif-oracle" "" -- mount -t tmpfs none /mnt
+check mount-nocap 32 "mattered=mount:EPERM:capabilities reasonhas=CAP_SYS_ADMIN" "--security-opt seccomp=unconfined" \
+  -- mount -t tmpfs none /mnt
 check read-only 2 "mattered=openat:EROFS:mount reasonhas=read-only" "--read-only" -- sh -c 'echo x > /etc/culprit-test'
 check noexec 126 "mattered=execve:EACCES:mount reasonhas=noexec" "--tmpfs /scratch:rw,noexec,size=4m" \
   -- sh -c 'cp /bin/true /scratch/ && /scratch/true'
-check nofile 1 "mattered=openat:EMFILE:rlimit evidencehas=Max_open_files_32_32" "--ulimit nofile=32:32" \
+check nofile 1 "mattered=openat:EMFILE:rlimit evidencehas=Max+open+files+32+32" "--ulimit nofile=32:32" \
   -- python3 -c 'import os; [os.open("/dev/null", os.O_RDONLY) for _ in range(64)]'
-check full 1 "mattered=write:ENOSPC:none reasonhas=/scratch_(tmpfs,_size=64k)_is_full evidencehas=0_bytes_of_64_KiB_free" \
+check full 1 "mattered=write:ENOSPC:none reasonhas=/scratch+(tmpfs,+size=64k)+is+full evidencehas=0+bytes+of+64+KiB+free" \
   "--tmpfs /scratch:rw,size=64k" -- sh -c 'head -c 1048576 /dev/zero > /scratch/fill'
 exit $failed
