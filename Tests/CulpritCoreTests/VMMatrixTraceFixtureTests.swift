@@ -65,7 +65,12 @@ import Testing
   }
 
   /// The refusal judged again from its observations is the one recorded in the VM.
-  @Test(arguments: scenarios)
+  /// The scenarios where ptrace was refused (the others traced a command).
+  static var refusedScenarios: [String] {
+    scenarios.filter { (try? tracing(report($0)))?["traced"] as? Bool == false }
+  }
+
+  @Test(arguments: refusedScenarios)
   func judgingAgainGivesTheRecordedRefusal(_ scenario: String) throws {
     let tracing = try Self.tracing(try Self.report(scenario))
     let again = TraceSession.judgeSeizeRefusal(try Self.observation(tracing))
@@ -80,6 +85,34 @@ import Testing
   func expectation(_ row: VMMatrixFixtureTests.Row) throws {
     let report = try Self.report(row.scenario)
     let tracing = try Self.tracing(report)
+    if tracing["traced"] as? Bool == true {
+      // A traced command: its verdict as recorded (the report holds no call observations).
+      let trace = try #require(report["trace"] as? [String: Any])
+      switch row.kind {
+      case "tracing":
+        #expect(row.args == "traced=true")
+      case "mattered":
+        let index = try #require(trace["mattered"] as? Int, "no failure mattered")
+        let finding = try #require((trace["findings"] as? [[String: Any]])?[index])
+        func text(_ key: String) -> String {
+          if let list = finding[key] as? [String] { return list.joined(separator: "\n") }
+          return finding[key].map { "\($0)" } ?? "<missing>"
+        }
+        if let tilde = row.args.firstIndex(of: "~"), row.args.firstIndex(of: "=").map({ tilde < $0 }) ?? true {
+          let key = String(row.args[..<tilde])
+          #expect(text(key).contains(String(row.args[row.args.index(after: tilde)...])), "\(key): \(text(key))")
+        } else {
+          let parts = row.args.split(separator: "=", maxSplits: 1).map(String.init)
+          #expect(text(parts[0]) == parts.last, "\(parts[0]) is \(text(parts[0]))")
+        }
+      case "kernel", "nokernel":
+        let log = (try? String(contentsOfFile: Self.fixtures + "/" + row.scenario + "/kernel.log", encoding: .utf8)) ?? ""
+        #expect(log.contains(row.args) == (row.kind == "kernel"))
+      default:
+        Issue.record("unknown check \(row.kind) for a traced command at line \(row.line)")
+      }
+      return
+    }
     let again = TraceSession.judgeSeizeRefusal(try Self.observation(tracing))
     switch row.kind {
     case "tracing":

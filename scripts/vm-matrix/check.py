@@ -13,6 +13,7 @@ Each row of the table is `SCENARIO CHECK ARGS...`:
   tracing KEY=VALUE | KEY~TEXT  `culprit trace`'s tracing section (trace.json): a field's value,
                                  or a field (string or list) containing TEXT
   battery PROBE STATUS[/LAYER]   a probe of the battery in trace.json (no observer run)
+  mattered KEY=VALUE | KEY~TEXT  the failure that mattered of a traced command (trace.json)
 Every scenario of the tables must be present in OUTDIR, and every scenario in OUTDIR in a table.
 """
 import json
@@ -62,6 +63,20 @@ def shown(value):
 
 def check_row(kind, args, culprit, record, gt_lines, kernel, trace=None):
     """Returns None when the row holds, else what was found."""
+    if kind == "mattered":
+        if trace is None: return "no trace.json"
+        section = trace.get("trace") or {}
+        index = section.get("mattered")
+        if index is None: return "no failure mattered"
+        finding = section["findings"][index]
+        if "~" in args and ("=" not in args or args.index("~") < args.index("=")):
+            key, _, text = args.partition("~")
+            value = finding.get(key)
+            value = "\n".join(value) if isinstance(value, list) else (value or "")
+            return None if text in value else f"{key}: {value[:300]}"
+        key, _, want = args.partition("=")
+        got = shown(finding.get(key, "<missing>"))
+        return None if got == want else f"{key} is {got}: {finding.get('reason')}"
     if kind in ("tracing", "battery"):
         if trace is None: return "no trace.json"
         if kind == "battery":

@@ -64,6 +64,24 @@ apparmor() {
 }
 in_tmp() { cd /tmp && "$@"; cd /; }
 
+# trace_cmd_scenario NAME SHELL-COMMAND WRAPPER...: `culprit trace -- /bin/sh -c SHELL-COMMAND`
+# under the wrapper: the command's own refused calls, judged in the VM (an LSM's EACCES, which
+# this project's machine cannot produce). /out/NAME/trace.json and trace.txt.
+trace_cmd_scenario() {
+  name=$1 command=$2
+  shift 2
+  d=/out/$name
+  mkdir -p "$d"
+  say "trace scenario $name: $* -- sh -c '$command'"
+  echo "wrapper: $*" >> "$d/setup.txt"
+  echo "command: /bin/sh -c '$command'" >> "$d/setup.txt"
+  dmesg -c > /dev/null
+  "$@" /culprit --format json trace --output "$d/trace.json" --timeout $TIMEOUT -- /bin/sh -c "$command" 2> "$d/trace.err"
+  echo "culprit exit status: $?" >> "$d/setup.txt"
+  "$@" /culprit trace --output "$d/trace.txt" --timeout $TIMEOUT -- /bin/sh -c "$command" 2>> "$d/trace.err"
+  dmesg -c > "$d/kernel.log"
+}
+
 # trace_scenario NAME TARGET WRAPPER...: `culprit trace --pid` of a process that is not culprit's
 # descendant (a sleep started here: by init itself when TARGET is "init", under the same wrapper
 # when it is "same", so that it holds no capability culprit lacks), culprit under the wrapper:
@@ -118,6 +136,7 @@ trace_scenario trace-aa-deny-ptrace init apparmor c8-deny-ptrace
 scenario aa-deny-cap-ptrace ptrace-attach,lsm ptrace apparmor c8-deny-cap-ptrace
 scenario aa-deny-cap-mknod mknod,lsm mknod:/tmp apparmor c8-deny-cap-mknod
 scenario aa-deny-tmp-write mknod,lsm "mknod:/tmp mknod:/dev/shm mknod:/run" in_tmp apparmor c8-deny-tmp-write
+trace_cmd_scenario trace-cmd-aa-deny-tmp-write 'echo x > /tmp/c12-trace-file' apparmor c8-deny-tmp-write
 scenario aa-deny-dev-read mknod,lsm mknod:/tmp apparmor c8-deny-dev-read
 
 # runc containers on cgroup v2 (runc's device program is always attached).
