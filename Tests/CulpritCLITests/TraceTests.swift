@@ -371,6 +371,28 @@ import Testing
     #expect(try schemaErrors(t.json) == [])
   }
 
+  @Test(.enabled(if: isRoot && has("/usr/bin/python3")))
+  func pidWhenCulpritMayNotMoveToTheThreadsCPUSaysNoDuration() throws {
+    // sched_setaffinity refused (as a cpuset or a filter may): the two scheduler clocks cannot
+    // be read on one CPU, so no figure rather than a cross-CPU one.
+    let target = Process()
+    target.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    target.arguments = ["-c", "import os; r, w = os.pipe(); os.read(r, 1)"]
+    try target.run()
+    defer { kill(target.processIdentifier, SIGKILL); target.waitUntilExit() }
+    for _ in 0..<200 {
+      if let line = try? String(contentsOfFile: "/proc/\(target.processIdentifier)/syscall", encoding: .utf8), line.hasPrefix("0 ") { break }
+      usleep(50_000)
+    }
+    let t = try trace(
+      [], jail: ["--seccomp-rule", "sched_setaffinity=errno:EPERM"],
+      options: ["--pid", String(target.processIdentifier), "--timeout", "0.5"], limit: 20)
+    let wait = try #require((t.trace["waits"] as? [[String: Any]])?.first, "\(t.json.prefix(1500))")
+    #expect(wait["syscall"] as? String == "read")
+    #expect(wait["waitingMs"] is NSNull, "\(wait)")
+    #expect(target.isRunning)
+  }
+
   @Test(.enabled(if: isRoot && has("/usr/bin/python3") && has("/usr/sbin/ip")))
   func pidOnAProcessStuckInConnect() throws {
     // A veth pair whose far end has no address: the SYN goes nowhere, connect blocks.
