@@ -35,6 +35,8 @@
 #   nofile        --ulimit nofile=32:32            python3 opening 64 files      openat EMFILE: rlimit
 #   full          --tmpfs /scratch:size=64k        head -c 1M > /scratch/fill    write ENOSPC: no layer (the
 #                                                  filesystem is full), the file and its free space said
+#   pid-read      Docker's default                 culprit trace --pid of a python3 blocked 2.5 s in a
+#                                                  pipe read: read, the pipe, at least 2000 ms
 #
 # Every case also checks that culprit exits with the program's status and reports it. Exits 1 on
 # a wrong verdict. Needs root, docker.io, debootstrap, the Concourse profiles in
@@ -232,4 +234,27 @@ check nofile 1 "mattered=openat:EMFILE:rlimit evidencehas=Max+open+files+32+32" 
   -- python3 -c 'import os; [os.open("/dev/null", os.O_RDONLY) for _ in range(64)]'
 check full 1 "mattered=write:ENOSPC:none reasonhas=/scratch+(tmpfs,+size=64k)+is+full evidencehas=0+bytes+of+64+KiB+free" \
   "--tmpfs /scratch:rw,size=64k" -- sh -c 'head -c 1048576 /dev/zero > /scratch/fill'
+# --pid in a container: a python3 blocked in a pipe read for 2.5 s, then `culprit trace --pid` of
+# it from the same container: it names read on the pipe and at least 2 s.
+pid_read() {
+  local name=pid-read
+  if [ -n "${CULPRIT_TRACE_CASES:-}" ] && [[ " $CULPRIT_TRACE_CASES " != *" $name "* ]]; then return 0; fi
+  culprit_docker run --rm --network none -v "$PWD/dist/culprit:/culprit:ro" -v "$out:/out" "$image" /bin/sh -c \
+    'python3 -c "import os; r, w = os.pipe(); os.read(r, 1)" & sleep 2.5; /culprit trace --format json --output /out/pid-read.json --timeout 0.5 --pid $!; kill $!' \
+    >"$out/$name.stdout" 2>"$out/$name.stderr" || true
+  [ -n "$keep" ] && mkdir -p "$keep" && cp "$out/$name.json" "$keep/" 2>/dev/null
+  python3 - "$out/$name.json" <<'PY' || failed=1
+import json, sys
+try:
+    waits = json.load(open(sys.argv[1]))["trace"]["waits"]
+except Exception as error:
+    print(f"  FAIL pid-read       no report ({error})")
+    sys.exit(1)
+w = waits[0] if waits else {}
+ok = w.get("syscall") == "read" and "pipe:" in (w.get("descriptor") or "") and (w.get("waitingMs") or 0) >= 2000
+print(f"  {'ok  ' if ok else 'FAIL'} pid-read       --pid: {w.get('syscall')} for {w.get('waitingMs')} ms; {w.get('descriptor')}")
+sys.exit(0 if ok else 1)
+PY
+}
+pid_read
 exit $failed
