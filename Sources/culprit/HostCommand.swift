@@ -70,7 +70,7 @@ struct HostCommand: ParsableCommand {
   @Option(help: ArgumentHelp("The directory of the CNI plugins for --reproduce cni.", valueName: "dir"))
   var cniBin: String?
 
-  @Option(help: ArgumentHelp("ADD/DEL pairs for --reproduce cni (default 300).", valueName: "n"))
+  @Option(help: ArgumentHelp("ADD/DEL pairs for --reproduce cni.", valueName: "n"))
   var tries: Int = 300
 
   func validate() throws {
