@@ -366,3 +366,90 @@ extension EgressProbeTests {
     #expect(clients[1].stdout.contains("10.111.2.3"), "apt: \(clients[1].stdout)")
   }
 }
+
+/// https through a proxy's CONNECT tunnel, and apt held to IPv4 by its own configuration.
+extension EgressProbeTests {
+  static let proxyCurl = "curl -sS -v -k --max-time 6 -o /dev/null"
+
+  @Test func httpsThroughAConnectProxy() throws {
+    var sandbox = EgressSandbox()
+    sandbox.clientIPv6 = false
+    sandbox.aptSources = ""
+    sandbox.connectProxy = true
+    let proxy = ["https_proxy=http://10.111.2.3:8080"]
+    let run = try sandbox.egress("--url https://mirror.c11.test/debian/", clients: ["\(Self.proxyCurl) https://mirror.c11.test/debian/"], environment: proxy)
+    for (place, probe) in run.each {
+      #expect(probe["status"] as? String == "ok", "\(place): \(probe["summary"] ?? "")")
+      let tunnel = try #require(connections(probe, "https://mirror").first { $0["via"] as? String == "proxy" }, "\(place)")
+      #expect(tunnel["http_status"] as? Int == 200 && tunnel["tunnelled"] as? Bool == true, "\(place): \(tunnel)")
+      #expect(tunnel["tls"] as? String == "server-hello", "\(place): \(tunnel)")
+      #expect((probe["summary"] as? String)?.contains("`https_proxy=http://10.111.2.3:8080`: CONNECT answered HTTP/1.1 200 Connection established, and inside the tunnel the server answers the ClientHello with a ServerHello") == true, "\(place): \(probe["summary"] ?? "")")
+    }
+    #expect(run.clients[0].status == 0 && run.clients[0].stderr.contains("CONNECT mirror.c11.test:443") && run.clients[0].stderr.contains("Server hello"), "curl: \(run.clients[0].stderr)")
+  }
+
+  @Test func connectTunnelToAPlainHTTPPort() throws {
+    var sandbox = EgressSandbox()
+    sandbox.clientIPv6 = false
+    sandbox.aptSources = ""
+    sandbox.connectProxy = true
+    let proxy = ["https_proxy=http://10.111.2.3:8080"]
+    let run = try sandbox.egress("--url https://mirror.c11.test:80/", clients: ["\(Self.proxyCurl) https://mirror.c11.test:80/"], environment: proxy)
+    for (place, probe) in run.each {
+      #expect(probe["status"] as? String == "degraded", "\(place): \(probe["summary"] ?? "")")
+      #expect(probe["layer"] as? String == "network", "\(place): not the proxy's fault, port 80 is not TLS directly either")
+      let tunnel = try #require(connections(probe, "https://mirror").first { $0["via"] as? String == "proxy" }, "\(place)")
+      #expect(tunnel["tls"] as? String == "not-tls" && tunnel["tunnelled"] as? Bool == true, "\(place): \(tunnel)")
+      #expect((probe["summary"] as? String)?.contains("answers CONNECT with HTTP/1.1 200 Connection established, but inside the tunnel the ClientHello is answered with something that is not TLS (\"") == true, "\(place): \(probe["summary"] ?? "")")
+    }
+    // curl: the TLS handshake fails inside the tunnel (35).
+    #expect(run.clients[0].status == 35, "curl: \(run.clients[0].stderr)")
+  }
+
+  @Test func aptForcedToIPv4IgnoresADeadIPv6Path() throws {
+    var sandbox = EgressSandbox()
+    sandbox.forwardRules = ["ip6 daddr 2001:db8:11:2::2 drop"]
+    sandbox.aptProxyConf = "Acquire {\n  ForceIPv4 \"true\";  // IPv6 is broken here\n};\n"
+    let run = try sandbox.egress(clients: [Self.timed(Self.apt)])
+    for (place, probe) in run.each {
+      #expect(probe["status"] as? String == "ok", "\(place): \(probe["summary"] ?? "")")
+      #expect(probe.egressTarget("mirror")?["apt_family"] as? String == "ipv4", "\(place)")
+      #expect(probe.egressTarget("mirror")?["addresses"] as? [String] == ["2001:db8:11:2::2", "10.111.2.2"])
+      #expect((probe["summary"] as? String)?.contains("apt connects over IPv4 only (Acquire::ForceIPv4 \"true\" (/etc/apt/apt.conf.d/01proxy:2)), so 2001:db8:11:2::2 does not matter to apt") == true, "\(place): \(probe["summary"] ?? "")")
+      let get = connections(probe).first { $0["request"] as? String == "get" }
+      #expect(get?["address"] as? String == "10.111.2.2" && get?["completed"] as? Bool == true, "\(place): the ranged GET goes where apt goes")
+    }
+    // apt itself: fetches over IPv4 at once.
+    #expect(run.clients[0].stdout.contains("Get:1 http://mirror.c11.test/debian c11 InRelease") && !run.clients[0].stdout.contains("Could not connect"), "apt: \(run.clients[0].stdout) \(run.clients[0].stderr)")
+  }
+}
+
+extension EgressProbeTests {
+  /// A slow nameserver and Kubernetes' search/ndots at once: each of the 4 names the search list
+  /// makes waits for the late answer, so one lookup costs 8 queries and 4 waits.
+  @Test func slowNameserverWithSearchAndNdots() throws {
+    var sandbox = EgressSandbox()
+    sandbox.clientIPv6 = false
+    sandbox.nameserver = .late(1.5)
+    sandbox.resolvConf = "nameserver 10.111.2.2\nsearch a.c11.test b.c11.test c.c11.test\noptions ndots:5\n"
+    let (reports, clients) = try reports(
+      sandbox, "--format json --only getaddrinfo --timeout 25 --resolve mirror.c11.test",
+      clients: [Self.timed("getent ahosts mirror.c11.test")])
+    for (place, report) in reports {
+      let gai = try report.probe("getaddrinfo")
+      #expect(gai["status"] as? String == "degraded", "\(place): \(gai["summary"] ?? "")")
+      #expect(gai.fact("queries", "mirror.c11.test") as? Int == 8, "\(place): \(gai.fact("queries") ?? "")")
+      #expect((gai.fact("slowest_answer_ms") as? Int ?? 0) >= 1_400, "\(place)")
+      let summary = try #require(gai["summary"] as? String)
+      #expect(summary.contains("answers only after 1.5 s"), "\(place): \(summary)")
+      #expect(summary.contains("\"mirror.c11.test\" costs 8 queries (ndots 5, 3 search domains) in 4 rounds, so one lookup waits about 4 × 1.5 s = 6."), "\(place): \(summary)")
+      // The lookup's bound is 4 names × 5 s (capped by the probe's own budget), no longer the
+      // one query's 5 s that cut the 6 s lookup short ("does not resolve in the main thread").
+      #expect(gai.fact("timeout_ms") as? Int == 5_000, "\(place)")
+      #expect((gai.fact("lookup_bound_ms") as? Int ?? 0) > 6_500, "\(place): \(gai.fact("lookup_bound_ms") ?? "")")
+    }
+    // getent (glibc) waits the same: 4 rounds of 1.5 s.
+    let ms = Int(clients[0].stdout.split(separator: "=").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "") ?? -1
+    #expect(clients[0].status == 0 && (5_800...8_000).contains(ms), "getent: \(clients[0].stdout)")
+  }
+}

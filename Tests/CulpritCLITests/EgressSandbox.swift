@@ -36,6 +36,9 @@ struct EgressSandbox {
   var aptSources = "deb [trusted=yes] http://mirror.c11.test/debian c11 main\n"
   /// /etc/apt/apt.conf.d/01proxy of the client's view, or nil.
   var aptProxyConf: String? = nil
+  /// A CONNECT proxy (EgressFixtures/connect_proxy.py) on the mirror at 10.111.2.3:8080, which
+  /// knows mirror.c11.test as 10.111.2.2 (and asks no resolver).
+  var connectProxy = false
 
   static let script = #"""
     set -u
@@ -110,7 +113,9 @@ struct EgressSandbox {
     server = Server(("::", 443), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(sys.argv[2], sys.argv[3])
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    # The handshake in the thread of the handler (on its first read), as real servers do: in
+    # accept() it would hold every later connection behind a client that stops half-way.
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     open(sys.argv[4], "w").close()
     server.serve_forever()' "$dir/www" "$dir/cert.pem" "$dir/key.pem" "$dir/https.ready" &
     pids="$pids $!"
@@ -123,8 +128,14 @@ struct EgressSandbox {
         --bind-interfaces --pid-file="$dir/dnsmasq.pid" --user=root --local=/c11.test/ \
         --host-record=mirror.c11.test,10.111.2.2,2001:db8:11:2::2 --host-record=v4.c11.test,10.111.2.2
     fi
+    if [ -f "$dir/connect_proxy.py" ]; then
+      ip netns exec "$srv" timeout 170 python3 "$dir/connect_proxy.py" 10.111.2.3 8080 "$dir/proxy.ready" mirror.c11.test=10.111.2.2 &
+      pids="$pids $!"
+    else
+      : >"$dir/proxy.ready"
+    fi
     tries=0
-    while { [ ! -f "$dir/http.ready" ] || [ ! -f "$dir/https.ready" ]; } && [ $tries -lt 250 ]; do sleep 0.02; tries=$((tries + 1)); done
+    while { [ ! -f "$dir/http.ready" ] || [ ! -f "$dir/https.ready" ] || [ ! -f "$dir/proxy.ready" ]; } && [ $tries -lt 250 ]; do sleep 0.02; tries=$((tries + 1)); done
     sleep 0.1
     set +e
     n=0
@@ -174,6 +185,10 @@ struct EgressSandbox {
     if clientIPv6 { try write("client-v6", "") }
     if clientDefaultRoute { try write("client-default", "") }
     if let routerClientMTU { try write("router-mtu", "\(routerClientMTU)") }
+    if connectProxy {
+      let script = Binaries.packageRoot.appendingPathComponent("Tests/CulpritCLITests/EgressFixtures/connect_proxy.py")
+      try FileManager.default.copyItem(at: script, to: directory.appendingPathComponent("connect_proxy.py"))
+    }
     if case .late(let seconds) = nameserver {
       try write("late", "\(seconds)")
       let script = Binaries.packageRoot.appendingPathComponent("Tests/CulpritCLITests/EgressFixtures/late_dns.py")
