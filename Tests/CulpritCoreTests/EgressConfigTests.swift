@@ -145,9 +145,10 @@ import Testing
     bytes[0] = 2  // SYN_SENT
     bytes[2] = 3  // retransmits
     bytes[16] = 0xb4; bytes[17] = 0x05  // snd_mss 1460
+    bytes[20] = 0x08; bytes[21] = 0x05  // rcv_mss 1288
     bytes[52] = 0x10; bytes[53] = 0x27  // last_data_recv 10000
     let info = try #require(TCPInfo(bytes: bytes))
-    #expect(info.state == TCPInfo.synSent && info.retransmits == 3 && info.sendMSS == 1460 && info.lastDataReceivedMilliseconds == 10_000)
+    #expect(info.state == TCPInfo.synSent && info.retransmits == 3 && info.sendMSS == 1460 && info.receiveMSS == 1288 && info.lastDataReceivedMilliseconds == 10_000)
     #expect(TCPInfo(bytes: Array(bytes.prefix(50))) == nil)
     #expect(TCPInfo.stateName(2) == "SYN_SENT" && TCPInfo.stateName(40) == "STATE 40")
   }

@@ -196,6 +196,7 @@ public struct EgressProbe: Probe {
     var low = 536  // the IPv4 minimum MSS; assumed to pass
     var high = plan.address.contains(":") ? 1440 : 1460
     var tried: [Int: Bool] = [:]
+    var shrunk: [Int: Int] = [:]
     var rounds = 0
     while high - low > 1 && context.remainingMilliseconds > stallMilliseconds + 600 && rounds < 4 {
       rounds += 1
@@ -208,14 +209,27 @@ public struct EgressProbe: Probe {
         plans.append(p)
       }
       let results = Connections.run(plans, targets: targets, deadline: context.deadline(inMilliseconds: stallMilliseconds + 500), mss: nil)
-      for result in results { if let mss = result.plan.mss { tried[mss] = result.completed } }
+      for result in results {
+        guard let mss = result.plan.mss else { continue }
+        // A reply that arrived only in segments well below the announced MSS (tcpi_rcv_mss; 12
+        // bytes of timestamps are normal) was cut down by the sender after the full-sized ones
+        // were lost: it says nothing for this MSS. Measured on a 1400-byte link: MSS 1361 and
+        // 1362 completed with 1288-byte segments while their 1349/1350-byte ones never arrived.
+        let largest = result.info?.receiveMSS ?? 0
+        if result.completed && largest > 0 && largest + 20 < mss {
+          tried[mss] = false
+          shrunk[mss] = largest
+        } else {
+          tried[mss] = result.completed
+        }
+      }
       let passing = candidates.filter { tried[$0] == true }
       let failing = candidates.filter { tried[$0] == false }
       guard let best = passing.max() else { break }
       low = best
       high = failing.filter { $0 > best }.min() ?? high
     }
-    return .init(largestWorkingMSS: tried[low] == true ? low : nil, smallestFailingMSS: high, tried: tried)
+    return .init(largestWorkingMSS: tried[low] == true ? low : nil, smallestFailingMSS: high, tried: tried, shrunk: shrunk)
   }
 }
 
@@ -248,6 +262,8 @@ struct EgressObservations {
     var largestWorkingMSS: Int?
     var smallestFailingMSS: Int
     var tried: [Int: Bool]
+    /// MSS values whose reply came only in smaller segments: the largest segment seen.
+    var shrunk: [Int: Int] = [:]
   }
 
   var targets: [EgressTarget]

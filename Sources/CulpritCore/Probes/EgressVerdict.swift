@@ -319,6 +319,7 @@ struct EgressDecision {
         "largest_working_mss": .from(search.largestWorkingMSS), "smallest_failing_mss": .int(search.smallestFailingMSS),
         "path_mtu": .from(search.largestWorkingMSS.map { $0 + 40 }),
         "tried": .object(jsonObject(search.tried.sorted { $0.key < $1.key }.map { (String($0.key), JSONValue.bool($0.value)) })),
+        "shrunk": .object(jsonObject(search.shrunk.sorted { $0.key < $1.key }.map { (String($0.key), JSONValue.int($0.value)) })),
       ]
     }
     if !obs.sourcesRead.isEmpty { evidence.append("Package sources read: \(obs.sourcesRead.joined(separator: ", ")).") }
