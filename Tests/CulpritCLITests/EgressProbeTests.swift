@@ -455,3 +455,19 @@ extension EgressProbeTests {
     #expect(clients[0].status == 0 && (5_800...8_000).contains(ms), "getent: \(clients[0].stdout)")
   }
 }
+
+extension EgressProbeTests {
+  /// Only loopback (`--network none`): a loopback target is still tried, the rest is "no route".
+  @Test func loopbackTargetWithoutANetwork() throws {
+    let result = try CulpritCLITests.run([
+      "/usr/bin/unshare", "-n", "/bin/sh", "-c",
+      "ip link set lo up && python3 -c 'import socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' > $0.port & p=$!; sleep 0.5; \"$1\" --format json --only egress --connect 127.0.0.1:$(cat $0.port) --connect 127.0.0.1:9; kill -KILL $p; rm -f $0.port",
+      "/tmp/c11b-lo-\(UUID().uuidString.prefix(6))", Binaries.culprit,
+    ], limit: 60)
+    let probe = try result.probe("egress")
+    #expect(probe.fact("routes", "only_loopback") as? Bool == true)
+    let targets = try #require(probe.fact("targets") as? [[String: Any]])
+    let results = targets.filter { ($0["host"] as? String) == "127.0.0.1" }.map { (($0["connections"] as? [[String: Any]])?.first?["result"] as? String) ?? "none" }
+    #expect(results == ["connected", "refused"], "\(probe["summary"] ?? "")")
+  }
+}

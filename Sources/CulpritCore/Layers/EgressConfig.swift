@@ -15,6 +15,14 @@ public struct EgressTarget: Equatable, Sendable {
   /// Where it came from: "/etc/apt/sources.list:3", "--url", "PIP_INDEX_URL".
   public var origins: [String]
 
+  /// localhost, 127.0.0.0/8 or ::1: reachable over loopback, even in a namespace with no other
+  /// route (`--network none` with `--connect 127.0.0.1:5432`).
+  public var isLoopback: Bool {
+    if host.lowercased() == "localhost" { return true }
+    guard let address = SocketAddress(parsing: host) else { return false }
+    return address.family == .ipv4 ? address.bytes.first == 127 : address.bytes == [UInt8](repeating: 0, count: 15) + [1]
+  }
+
   public init(scheme: Scheme, host: String, port: UInt16, path: String = "/", knownFile: Bool = false, origins: [String]) {
     self.scheme = scheme
     self.host = host

@@ -35,7 +35,7 @@ public struct EgressProbe: Probe {
   public func runWithoutChild(_ context: ProbeContext, forkError: Errno) -> ProbeResult {
     let routes = RouteTable.read(context.snapshot.source)
     let targets = EgressProbe.configuration(context).targets
-    if context.options.offline || targets.isEmpty || (routes.readable && routes.table.onlyLoopback) {
+    if context.options.offline || targets.isEmpty || (routes.readable && routes.table.onlyLoopback && !targets.contains(where: \.isLoopback)) {
       return run(context)
     }
     return verdict(
@@ -92,7 +92,7 @@ public struct EgressProbe: Probe {
       }
     }
     if obs.offline || targets.isEmpty { return obs }
-    if obs.routes.onlyLoopback && routes.readable {
+    if obs.routes.onlyLoopback && routes.readable && !targets.contains(where: \.isLoopback) {
       // No route leaves this namespace: nothing to wait for (--network none).
       return obs
     }

@@ -338,7 +338,7 @@ struct EgressDecision {
         .skipped, "Not run: --offline sends no packet; \(obs.targets.count) target\(obs.targets.count == 1 ? "" : "s") configured (\(list)).",
         evidence: evidence, facts: facts)
     }
-    if obs.routes.onlyLoopback && obs.routesReadable {
+    if obs.routes.onlyLoopback && obs.routesReadable && !obs.targets.contains(where: \.isLoopback) {
       evidence.append("/proc/net/route and /proc/net/ipv6_route hold no route but loopback: nothing leaves this network namespace.")
       return probe.verdict(
         .blocked, layer: .network,
