@@ -24,7 +24,7 @@ proc_fixture=$fixtures/docker-debian-default
 
 # One module of CulpritCore's sources and the driver, with the C shims beside it.
 sources=$(find Sources/CulpritCore Fuzz -name '*.swift' | sort)
-if [ ! -x "$binary" ] || [ -n "$(find $sources Sources/CCulprit schema/report.schema.json -newer "$binary" 2>/dev/null | head -1)" ]; then
+if [ ! -x "$binary" ] || [ -n "$(find $sources Sources/CCulprit schema/report.schema.json data/known-bugs.json -newer "$binary" 2>/dev/null | head -1)" ]; then
   echo "fuzz: building $binary" >&2
   rm -f "$binary"
   cat > "$build/module.modulemap" <<MAP
@@ -35,6 +35,7 @@ module CCulprit {
 MAP
   # What Plugins/EmbedReportSchema generates for the package build.
   { printf 'let reportSchemaText = ##"""\n'; cat schema/report.schema.json; printf '\n"""##\n'; } > "$build/ReportSchemaText.swift"
+  { printf 'let knownBugsText = ##"""\n'; cat data/known-bugs.json; printf '\n"""##\n'; } > "$build/KnownBugsText.swift"
   objects=()
   for c in Sources/CCulprit/*.c; do
     clang -c -O1 -g -fsanitize=fuzzer-no-link -I Sources/CCulprit/include "$c" -o "$build/$(basename "$c" .c).o"
@@ -43,7 +44,7 @@ MAP
   # shellcheck disable=SC2086
   swiftc -sanitize=fuzzer -parse-as-library "${CULPRIT_FUZZ_OPT:--O}" -g -module-name CulpritFuzz -swift-version 6 \
     -Xcc -fmodule-map-file="$build/module.modulemap" -I Sources/CCulprit/include \
-    $sources "$build/ReportSchemaText.swift" "${objects[@]}" -lseccomp -o "$binary" 2>&1 \
+    $sources "$build/ReportSchemaText.swift" "$build/KnownBugsText.swift" "${objects[@]}" -lseccomp -o "$binary" 2>&1 \
     | grep -v -e '^$' -e 'warning:' -e '^ *|' -e '^ *[0-9]* |' -e "^ *\`-" >&2 || true
   [ -x "$binary" ] || { echo "fuzz: the build failed" >&2; exit 1; }
 fi

@@ -4,14 +4,16 @@
 # pids limits, AppArmor profiles, runc containers, Yama 1, 2 and 3) and checks every verdict and
 # the kernel's own answers against scripts/vm-matrix/expect.table.
 #
-#   scripts/vm-matrix.sh [--install] [--keep]
+#   scripts/vm-matrix.sh [--install | --install-trace] [--keep]
 #
 # The ground truth comes from the kernel, not from culprit: scripts/vm-matrix/gt.c (static C,
 # no code shared with culprit) makes the same calls and prints the raw answers, and the kernel
 # log of each scenario holds Yama's and AppArmor's audit lines. Results come back over the VM's
 # second serial port. --install copies each scenario's record (observations, snapshot facts,
 # verdict), gt answers and kernel log into Tests/CulpritCoreTests/Fixtures/vm-matrix/, where
-# `swift test` judges them again (VMMatrixFixtureTests). --keep leaves the work directory.
+# `swift test` judges them again (VMMatrixFixtureTests); the `culprit trace --pid` scenarios
+# (trace-expect.table) go to Fixtures/vm-matrix/trace/ (VMMatrixTraceFixtureTests), and
+# --install-trace installs only those. --keep leaves the work directory.
 #
 # Needs root, dist/culprit and dist/culprit-testkit (scripts/build-static.sh --testkit),
 # qemu-system-x86, apparmor (apparmor_parser), runc, gcc, cpio, python3 (scripts/bootstrap.sh),
@@ -26,8 +28,9 @@ install=0 keep=0
 for arg in "$@"; do
   case $arg in
     --install) install=1 ;;
+    --install-trace) install=2 ;;
     --keep) keep=1 ;;
-    *) echo "usage: scripts/vm-matrix.sh [--install] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: scripts/vm-matrix.sh [--install | --install-trace] [--keep]" >&2; exit 2 ;;
   esac
 done
 for bin in dist/culprit dist/culprit-testkit; do
@@ -113,13 +116,28 @@ boot=$(printf '%.0f' "$(echo "$EPOCHREALTIME - $start" | bc)")
 echo "vm-matrix: VM done in ${boot} s (download, staging and boot)" >&2
 
 status=0
-python3 "$here/check.py" "$here/expect.table" "$work/out" || status=$?
+python3 "$here/check.py" "$here/expect.table" "$here/trace-expect.table" "$work/out" || status=$?
 
+dest="$repo/Tests/CulpritCoreTests/Fixtures/vm-matrix"
+if [ $install -ge 1 ]; then
+  # `culprit trace` scenarios (trace-expect.table) have their own directory.
+  rm -rf "$dest/trace"
+  for dir in "$work"/out/*/; do
+    [ -f "$dir/trace.json" ] || continue
+    name=$(basename "$dir")
+    mkdir -p "$dest/trace/$name"
+    for f in trace.json trace.txt kernel.log setup.txt; do
+      [ -f "$dir/$f" ] && cp "$dir/$f" "$dest/trace/$name/"
+    done
+  done
+  echo "recorded $(date -u +%FT%TZ) by scripts/vm-matrix.sh at commit $(git rev-parse --short HEAD); kernel package $(basename "$kernel_deb"); $(qemu-system-x86_64 --version | head -1); host $(uname -sr)" >"$dest/trace/recorded.txt"
+  echo "vm-matrix: installed $dest/trace" >&2
+fi
 if [ $install -eq 1 ]; then
-  dest="$repo/Tests/CulpritCoreTests/Fixtures/vm-matrix"
   rm -rf "$dest/scenarios"
   mkdir -p "$dest/scenarios"
   for dir in "$work"/out/*/; do
+    [ -f "$dir/trace.json" ] && continue
     name=$(basename "$dir")
     mkdir -p "$dest/scenarios/$name"
     for f in record.json culprit.txt gt.txt kernel.log setup.txt bundle-config.json; do

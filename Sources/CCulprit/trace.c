@@ -2,6 +2,7 @@
 #include "CCulpritTrace.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/time.h>
@@ -129,4 +130,33 @@ int culprit_trace_alarm(long milliseconds) {
   timer.it_value.tv_sec = milliseconds / 1000;
   timer.it_value.tv_usec = (milliseconds % 1000) * 1000;
   return setitimer(ITIMER_REAL, &timer, NULL);
+}
+
+static cpu_set_t culprit_saved_affinity;
+static int culprit_affinity_saved;
+
+int culprit_trace_affinity_save(void) {
+  if (culprit_affinity_saved) return 0;
+  CPU_ZERO(&culprit_saved_affinity);
+  if (sched_getaffinity(0, sizeof culprit_saved_affinity, &culprit_saved_affinity) != 0) return -1;
+  culprit_affinity_saved = 1;
+  return 0;
+}
+
+int culprit_trace_run_on_cpu(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE) { errno = EINVAL; return -1; }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  if (sched_setaffinity(0, sizeof one, &one) != 0) return -1;
+  // The migration (or the yield on the same CPU) updates the running task's exec_start from
+  // this CPU's clock.
+  sched_yield();
+  if (sched_getcpu() != cpu) { errno = EAGAIN; return -1; }
+  return 0;
+}
+
+int culprit_trace_affinity_restore(void) {
+  if (!culprit_affinity_saved) return 0;
+  return sched_setaffinity(0, sizeof culprit_saved_affinity, &culprit_saved_affinity);
 }

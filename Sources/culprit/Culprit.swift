@@ -47,6 +47,7 @@ struct CulpritCommand: ParsableCommand {
         culprit diff [--format <format>] <before.json> <after.json>
         culprit trace [--format <format>] [--output <file>] -- <command> ...
         culprit trace [--format <format>] [--output <file>] --pid <pid>
+        culprit host [--format <format>] [--output <file>] [--timeout <seconds>]
       """,
     discussion: """
       Runs a battery of probes and, for each one that fails, names the layer that \
@@ -63,6 +64,7 @@ struct CulpritCommand: ParsableCommand {
         culprit --url http://mirror/debian/dists/bookworm/InRelease --connect db:5432
         culprit --offline                 Everything but what sends packets.
         docker cp dist/culprit c1:/culprit && docker exec c1 /culprit
+        culprit host                      On the node: runtime stack vs known bugs.
 
       EXIT STATUS:
         0  no probe is at or above --fail-on   1  a probe is
@@ -70,7 +72,7 @@ struct CulpritCommand: ParsableCommand {
                                                   profile cannot be installed
       """,
     version: Culprit.version,
-    subcommands: [DiffCommand.self, ProfileCommand.self, TraceCommand.self]
+    subcommands: [DiffCommand.self, ProfileCommand.self, TraceCommand.self, HostCommand.self]
   )
 
   @Option(help: "Output format: text, json or markdown.")

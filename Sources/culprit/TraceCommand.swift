@@ -25,7 +25,7 @@ struct TraceCommand: ParsableCommand {
       command and still prints the report; with --pid it detaches.
 
       When ptrace itself is refused, culprit says which layer refuses it, runs the command \
-      untraced and runs its probes instead.
+      untraced and runs its probes instead (`culprit --only ID,… trace …`: only those).
 
       EXAMPLES:
         culprit trace -- curl -sS https://example.org/
@@ -68,7 +68,9 @@ struct TraceCommand: ParsableCommand {
     var forkWorked = true
     if outcome.needsBattery {
       let runner = Runner(timeoutMilliseconds: 10_000)
-      let ran = runner.run(ProbeCatalog.all, snapshot: snapshot)
+      // `culprit --only ID,… trace …` runs only those probes.
+      let ids = culprit.selectedIDs
+      let ran = runner.run(ids.isEmpty ? ProbeCatalog.all : ProbeCatalog.all.filter { ids.contains($0.id) }, snapshot: snapshot)
       probes = ran.results
       forkWorked = ran.forkError == nil
     }

@@ -16,7 +16,7 @@ import Testing
   /// CULPRIT_RECORD_GOLDEN=1 swift test --filter helpTextsAreExact, then read the diff.
   @Test(arguments: [
     (["--help"], "help.txt"), (["diff", "--help"], "diff-help.txt"), (["profile", "--help"], "profile-help.txt"),
-    (["profile", "check", "--help"], "profile-check-help.txt"),
+    (["profile", "check", "--help"], "profile-check-help.txt"), (["host", "--help"], "host-help.txt"),
   ])
   func helpTextsAreExact(arguments: [String], snapshot: String) throws {
     let result = try run([Binaries.culprit] + arguments, environment: ["COLUMNS": "80", "PATH": "/usr/bin:/bin"])

@@ -145,6 +145,36 @@ import Testing
     #expect(TraceWaits.socketLine(tcp, inode: "201517", table: "tcp") == "TCP socket 10.12.0.1:44218 -> 10.12.0.2:80 (SYN_SENT, 1 retransmission)")
   }
 
+  @Test func theCPUATaskLastRanOnAndItsOffCPUTime() {
+    // /proc/PID/stat of a cat on this project's machine (field 39, the processor, is 1), once
+    // with a comm that holds a space and parentheses.
+    let rest = " R 8455 8455 3235 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 1125388 3133440 382 18446744073709551615 94408536416256 94408536436137 140725125709632 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94408536452144 94408536453760 94408941637632 140725125712580 140725125712600 140725125712600 140725125713899 0\n"
+    #expect(TraceWaits.parseLastCPU(stat: "8458 (cat)" + rest) == 1)
+    #expect(TraceWaits.parseLastCPU(stat: "8458 (a) (b c)" + rest) == 1)
+    #expect(TraceWaits.parseLastCPU(stat: "8458 (cat) R 1 2 3") == nil)
+    #expect(TraceWaits.offCPUMilliseconds(mine: 5000.5, theirsBefore: 2500.25, theirsAfter: 2500.25) == 2500)
+    #expect(TraceWaits.offCPUMilliseconds(mine: 5000, theirsBefore: 2500, theirsAfter: 4999) == nil, "it ran in between")
+    #expect(TraceWaits.offCPUMilliseconds(mine: 2000, theirsBefore: 2500, theirsAfter: 2500) == nil, "not one clock")
+  }
+
+  @Test func aRefusedSeizeIsJudgedFromItsObservations() {
+    func seize(_ err: Errno, yama: Int?, cap: Bool, confinement: String? = nil) -> TraceSection.Refusal {
+      TraceSession.judgeSeizeRefusal(TraceSeizeObservation(
+        errno: err, target: .nonDescendant, pid: 200, tracerPID: 100, yamaScope: yama, hasSysPtrace: cap, dumpable: 1,
+        targetUid: "0\t0\t0\t0", tracedBy: 0, idsMatch: true, targetCapabilitiesWithinTracers: true, confinement: confinement))
+    }
+    let three = seize(.notPermitted, yama: 3, cap: true)
+    #expect(three.layer == .yama)
+    #expect(three.hint?.contains("until the host reboots") == true)
+    #expect(three.observed?.yamaScope == 3)
+    let two = seize(.notPermitted, yama: 2, cap: false)
+    #expect(two.layer == .yama)
+    #expect(two.hint?.contains("CAP_SYS_PTRACE") == true)
+    let apparmor = seize(.permissionDenied, yama: 0, cap: true, confinement: "AppArmor profile c8-deny-ptrace (enforce)")
+    #expect(apparmor.layer == .lsm)
+    #expect(seize(.noSuchProcess, yama: 0, cap: true).layer == .unknown)
+  }
+
   @Test func taskFactsFromAStatusFile() {
     let status = "Name:\tcurl\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nCapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n"
     let facts = TraceWaits.parseTaskFacts(status: status, label: "docker-default (enforce)\n")

@@ -10,6 +10,13 @@
 #   culprit_image_debian [ENGINE]     imports it as culprit-debian:bookworm into ENGINE (docker,
 #                                     the default, through culprit_docker; or podman, through
 #                                     culprit_podman) unless it is there already
+#   culprit_debian_trace_rootfs_tar   prints the path of that rootfs plus Debian's curl,
+#                                     python3-minimal and strace (the programs `culprit trace` is
+#                                     tested on in containers): the .debs the minbase lacks are
+#                                     fetched by this machine's apt (same suite) and installed
+#                                     offline in a chroot; debootstrap --include= elsewhere
+#   culprit_image_debian_trace [ENGINE]
+#                                     imports it as culprit-debian-trace:bookworm
 #   culprit_scratch_tar BINARY...     prints the path of a tarball holding only these static
 #                                     binaries at /, plus empty /out, /tmp, /proc, /sys, /dev
 #   culprit_image_scratch TAG BINARY... [ENGINE]
@@ -61,6 +68,60 @@ culprit_image_debian() {
   if _culprit_engine "$engine" image inspect "$image" >/dev/null 2>&1; then return 0; fi
   local tar
   tar=$(culprit_debian_rootfs_tar) || return 1
+  _culprit_engine "$engine" import "$tar" "$image" >/dev/null
+}
+
+CULPRIT_DEBIAN_TRACE_PACKAGES=${CULPRIT_DEBIAN_TRACE_PACKAGES:-curl python3-minimal strace}
+
+culprit_debian_trace_rootfs_tar() {
+  local tar="$CULPRIT_IMAGE_CACHE/debian-$CULPRIT_DEBIAN_SUITE-trace.tar"
+  if [ ! -s "$tar" ]; then
+    local dir="$CULPRIT_IMAGE_CACHE/debian-$CULPRIT_DEBIAN_SUITE-trace"
+    local packages
+    read -r -a packages <<<"$CULPRIT_DEBIAN_TRACE_PACKAGES"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if [ "$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-}")" = "$CULPRIT_DEBIAN_SUITE" ]; then
+      # This machine's apt knows the same suite: layer the packages on the cached minbase (a few
+      # seconds) instead of a second debootstrap. apt resolves against the rootfs's dpkg status,
+      # downloads into its archive cache, and apt inside the chroot installs those files in
+      # dependency order without any network.
+      local base
+      base=$(culprit_debian_rootfs_tar) || return 1
+      tar -C "$dir" -xf "$base" || return 1
+      mkdir -p "$dir/var/cache/apt/archives/partial"
+      local fetch=(apt-get install -qq --download-only --no-install-recommends
+        -o Dir::State::status="$dir/var/lib/dpkg/status" -o Dir::Cache::archives="$dir/var/cache/apt/archives"
+        "${packages[@]}")
+      # Stale or missing package lists: update them once and try again.
+      "${fetch[@]}" >&2 || { apt-get update -q >&2 && "${fetch[@]}" >&2; } || return 1
+      local debs
+      debs=$(cd "$dir/var/cache/apt/archives" && ls ./*.deb | sed 's|^\./|/var/cache/apt/archives/|')
+      # shellcheck disable=SC2086
+      DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends \
+        --no-download $debs >"$dir.log" 2>&1 || { cat "$dir.log" >&2; rm -f "$dir.log"; return 1; }
+      rm -f "$dir.log"
+    else
+      local mirror=${CULPRIT_DEBIAN_MIRROR:-$(_culprit_apt_mirror)}
+      local include
+      include=$(echo "${packages[@]}" | tr ' ' ,)
+      echo "debootstrap --variant=minbase --include=$include $CULPRIT_DEBIAN_SUITE $dir $mirror" >&2
+      debootstrap --variant=minbase --include="$include" "$CULPRIT_DEBIAN_SUITE" "$dir" "$mirror" >&2 || return 1
+    fi
+    rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/archives/partial "$dir"/var/cache/apt/archives/lock \
+      "$dir"/var/lib/apt/lists/*
+    : >"$dir/etc/resolv.conf"
+    tar --numeric-owner -C "$dir" -cf "$tar.partial" . && mv "$tar.partial" "$tar" || return 1
+    rm -rf "$dir"
+  fi
+  echo "$tar"
+}
+
+culprit_image_debian_trace() {
+  local engine=${1:-docker} image="culprit-debian-trace:$CULPRIT_DEBIAN_SUITE"
+  if _culprit_engine "$engine" image inspect "$image" >/dev/null 2>&1; then return 0; fi
+  local tar
+  tar=$(culprit_debian_trace_rootfs_tar) || return 1
   _culprit_engine "$engine" import "$tar" "$image" >/dev/null
 }
 

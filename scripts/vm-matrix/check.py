@@ -1,6 +1,6 @@
-"""Checks scripts/vm-matrix.sh's results against expect.table.
+"""Checks scripts/vm-matrix.sh's results against expect.table (and trace-expect.table).
 
-    check.py TABLE OUTDIR
+    check.py TABLE [TABLE...] OUTDIR
 
 Each row of the table is `SCENARIO CHECK ARGS...`:
   verdict PROBE STATUS[/LAYER]   culprit's verdict, and the observer's (record.json) too
@@ -10,7 +10,11 @@ Each row of the table is `SCENARIO CHECK ARGS...`:
   gt KEY=VALUE                   the ground-truth program printed KEY=VALUE (every KEY line)
   kernel TEXT                    the scenario's kernel log contains TEXT
   nokernel TEXT                  it does not
-Every scenario of the table must be present in OUTDIR, and every scenario in OUTDIR in the table.
+  tracing KEY=VALUE | KEY~TEXT  `culprit trace`'s tracing section (trace.json): a field's value,
+                                 or a field (string or list) containing TEXT
+  battery PROBE STATUS[/LAYER]   a probe of the battery in trace.json (no observer run)
+  mattered KEY=VALUE | KEY~TEXT  the failure that mattered of a traced command (trace.json)
+Every scenario of the tables must be present in OUTDIR, and every scenario in OUTDIR in a table.
 """
 import json
 import os
@@ -57,8 +61,39 @@ def shown(value):
     return str(value)
 
 
-def check_row(kind, args, culprit, record, gt_lines, kernel):
+def check_row(kind, args, culprit, record, gt_lines, kernel, trace=None):
     """Returns None when the row holds, else what was found."""
+    if kind == "mattered":
+        if trace is None: return "no trace.json"
+        section = trace.get("trace") or {}
+        index = section.get("mattered")
+        if index is None: return "no failure mattered"
+        finding = section["findings"][index]
+        if "~" in args and ("=" not in args or args.index("~") < args.index("=")):
+            key, _, text = args.partition("~")
+            value = finding.get(key)
+            value = "\n".join(value) if isinstance(value, list) else (value or "")
+            return None if text in value else f"{key}: {value[:300]}"
+        key, _, want = args.partition("=")
+        got = shown(finding.get(key, "<missing>"))
+        return None if got == want else f"{key} is {got}: {finding.get('reason')}"
+    if kind in ("tracing", "battery"):
+        if trace is None: return "no trace.json"
+        if kind == "battery":
+            probe_id, _, want = args.partition(" ")
+            probe = next((p for p in trace.get("probes") or [] if p["id"] == probe_id), None)
+            if probe is None: return f"the battery has no {probe_id}"
+            got = probe["status"] + (f"/{probe['layer']}" if probe.get("layer") else "")
+            return None if got == want else f"the battery said {got}: {probe['summary']}"
+        tracing = (trace.get("trace") or {}).get("tracing") or {}
+        if "~" in args and ("=" not in args or args.index("~") < args.index("=")):
+            key, _, text = args.partition("~")
+            value = tracing.get(key)
+            value = "\n".join(value) if isinstance(value, list) else (value or "")
+            return None if text in value else f"{key}: {value[:300]}"
+        key, _, want = args.partition("=")
+        got = shown(tracing.get(key, "<missing>"))
+        return None if got == want else f"{key} is {got}: {tracing.get('reason')}"
     if kind in ("gt",):
         key, _, want = args.partition("=")
         found = [line.split("=", 1)[1] for line in gt_lines if line.startswith(key + "=")]
@@ -91,8 +126,9 @@ def check_row(kind, args, culprit, record, gt_lines, kernel):
     return None if present else f"{field}: {text[:300]}"
 
 
-def main(table_path, outdir):
-    rows = parse_table(table_path)
+def main(table_paths, outdir):
+    rows = [row for path in table_paths for row in parse_table(path)]
+    table_path = " or ".join(table_paths)
     scenarios = sorted({row[1] for row in rows})
     present = sorted(d for d in os.listdir(outdir) if os.path.isdir(os.path.join(outdir, d)))
     failures = []
@@ -109,7 +145,13 @@ def main(table_path, outdir):
                 record, _ = probes_of(os.path.join(d, "record.json"))
                 gt = open(os.path.join(d, "gt.txt")).read().splitlines() if os.path.exists(os.path.join(d, "gt.txt")) else []
                 kernel = open(os.path.join(d, "kernel.log"), errors="replace").read() if os.path.exists(os.path.join(d, "kernel.log")) else ""
-                cache[name] = (culprit, record, gt, kernel)
+                trace = None
+                if os.path.exists(os.path.join(d, "trace.json")):
+                    try:
+                        trace = json.load(open(os.path.join(d, "trace.json")))
+                    except ValueError:
+                        trace = None
+                cache[name] = (culprit, record, gt, kernel, trace)
         if cache[name] is None:
             failures.append(f"{name}: did not run (line {number})")
             continue
@@ -126,4 +168,6 @@ def main(table_path, outdir):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    if len(sys.argv) < 3:
+        sys.exit("usage: check.py TABLE [TABLE...] OUTDIR")
+    sys.exit(main(sys.argv[1:-1], sys.argv[-1]))

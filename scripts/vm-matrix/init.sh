@@ -64,6 +64,60 @@ apparmor() {
 }
 in_tmp() { cd /tmp && "$@"; cd /; }
 
+# trace_cmd_scenario NAME SHELL-COMMAND WRAPPER...: `culprit trace -- /bin/sh -c SHELL-COMMAND`
+# under the wrapper: the command's own refused calls, judged in the VM (an LSM's EACCES, which
+# this project's machine cannot produce). /out/NAME/trace.json and trace.txt.
+trace_cmd_scenario() {
+  name=$1 command=$2
+  shift 2
+  d=/out/$name
+  mkdir -p "$d"
+  say "trace scenario $name: $* -- sh -c '$command'"
+  echo "wrapper: $*" >> "$d/setup.txt"
+  echo "command: /bin/sh -c '$command'" >> "$d/setup.txt"
+  dmesg -c > /dev/null
+  "$@" /culprit --format json trace --output "$d/trace.json" --timeout $TIMEOUT -- /bin/sh -c "$command" 2> "$d/trace.err"
+  echo "culprit exit status: $?" >> "$d/setup.txt"
+  "$@" /culprit trace --output "$d/trace.txt" --timeout $TIMEOUT -- /bin/sh -c "$command" 2>> "$d/trace.err"
+  dmesg -c > "$d/kernel.log"
+}
+
+# trace_scenario NAME TARGET WRAPPER...: `culprit trace --pid` of a process that is not culprit's
+# descendant (a sleep started here: by init itself when TARGET is "init", under the same wrapper
+# when it is "same", so that it holds no capability culprit lacks), culprit under the wrapper:
+# PTRACE_SEIZE refused by Yama, AppArmor or the capability rules, the layer judged from the
+# observations the report carries (tracing.observed), and the battery (its ptrace probes) run
+# instead. /out/NAME/trace.json and trace.txt.
+trace_scenario() {
+  name=$1 target_by=$2
+  shift 2
+  d=/out/$name
+  mkdir -p "$d"
+  say "trace scenario $name: $* (target: $target_by)"
+  echo "wrapper: $*" >> "$d/setup.txt"
+  echo "yama ptrace_scope: $(cat /proc/sys/kernel/yama/ptrace_scope)" >> "$d/setup.txt"
+  rm -f /tmp/trace-target.pid
+  if [ "$target_by" = same ]; then
+    # The wrapper is a shell function: $! would be the subshell running it, so the target says
+    # its own pid, then becomes the sleep.
+    "$@" /bin/sh -c 'echo $$ > /tmp/trace-target.pid; exec /bin/sleep 600' &
+    i=0
+    while [ ! -s /tmp/trace-target.pid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    target=$(cat /tmp/trace-target.pid)
+  else
+    sleep 600 &
+    target=$!
+  fi
+  echo "target: pid $target (sleep 600, started by init $([ "$target_by" = same ] && echo "under the same wrapper")): not culprit's descendant; $(grep CapEff /proc/$target/status)" >> "$d/setup.txt"
+  dmesg -c > /dev/null
+  "$@" /culprit --only ptrace-attach,ptrace-scope --format json trace --output "$d/trace.json" --timeout 5 --pid $target 2> "$d/trace.err"
+  echo "culprit exit status: $?" >> "$d/setup.txt"
+  "$@" /culprit --only ptrace-attach,ptrace-scope trace --output "$d/trace.txt" --timeout 5 --pid $target 2>> "$d/trace.err"
+  dmesg -c > "$d/kernel.log"
+  kill $target
+  wait 2> /dev/null
+}
+
 # cgroup v2: the root cgroup, then child cgroups with small pids limits.
 scenario v2-root thread,mknod,ptrace-attach,cgroup "threads ptrace mknod:/tmp" plain
 for n in 1 2 3; do
@@ -78,9 +132,11 @@ for p in /profiles/*; do
 done
 cat /sys/kernel/security/apparmor/profiles > /out/apparmor-profiles.txt
 scenario aa-deny-ptrace ptrace-attach,lsm ptrace apparmor c8-deny-ptrace
+trace_scenario trace-aa-deny-ptrace init apparmor c8-deny-ptrace
 scenario aa-deny-cap-ptrace ptrace-attach,lsm ptrace apparmor c8-deny-cap-ptrace
 scenario aa-deny-cap-mknod mknod,lsm mknod:/tmp apparmor c8-deny-cap-mknod
 scenario aa-deny-tmp-write mknod,lsm "mknod:/tmp mknod:/dev/shm mknod:/run" in_tmp apparmor c8-deny-tmp-write
+trace_cmd_scenario trace-cmd-aa-deny-tmp-write 'echo x > /tmp/c12-trace-file' apparmor c8-deny-tmp-write
 scenario aa-deny-dev-read mknod,lsm mknod:/tmp apparmor c8-deny-dev-read
 
 # runc containers on cgroup v2 (runc's device program is always attached).
@@ -142,8 +198,11 @@ runc_scenario runc-docker-yama1 ptrace-attach,ptrace-scope ptrace
 echo 2 > /proc/sys/kernel/yama/ptrace_scope
 scenario yama2-cap ptrace-attach,ptrace-scope ptrace plain
 scenario yama2-nocap ptrace-attach,ptrace-scope ptrace without_sys_ptrace
+trace_scenario trace-yama2-nocap same without_sys_ptrace
+trace_scenario trace-yama2-nocap-root-target init without_sys_ptrace
 echo 3 > /proc/sys/kernel/yama/ptrace_scope
 scenario yama3-root ptrace-attach,ptrace-scope ptrace plain
+trace_scenario trace-yama3 init plain
 echo 0 > /proc/sys/kernel/yama/ptrace_scope 2> /out/yama3-lower.err || echo "lowering failed" >> /out/yama3-lower.err
 cat /proc/sys/kernel/yama/ptrace_scope >> /out/yama3-lower.err
 

@@ -52,6 +52,19 @@ int culprit_trace_take_signal(void);
 /// --timeout.
 int culprit_trace_alarm(long milliseconds);
 
+/// Remembers the calling thread's CPU affinity (once; later calls keep the first mask).
+/// Returns 0 or -1 with errno.
+int culprit_trace_affinity_save(void);
+
+/// Moves the calling thread onto `cpu` alone and yields, so that it runs there now: its
+/// se.exec_start then comes from that CPU's runqueue clock. Returns 0 when it runs on `cpu`
+/// afterwards, -1 with errno when the kernel refused the mask (EINVAL for a CPU outside the
+/// cpuset, EPERM from a filter) or it is elsewhere (EAGAIN).
+int culprit_trace_run_on_cpu(int cpu);
+
+/// Restores the mask culprit_trace_affinity_save remembered. Returns 0 or -1 with errno.
+int culprit_trace_affinity_restore(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,18 @@ public enum TraceCallShapes {
 
   public static func pathArgument(_ name: String) -> PathArgument? { paths[name] }
 
+  /// The argument of a call that writes to a descriptor (where ENOSPC and EROFS come from when
+  /// no path is named): the file is read from /proc/PID/fd.
+  public static func writtenDescriptor(_ name: String) -> Int? {
+    switch name {
+    case "write", "pwrite64", "writev", "pwritev", "pwritev2", "fallocate", "ftruncate", "fsync", "fdatasync",
+      "sync_file_range", "sendfile", "fsetxattr", "fchmod", "fchown", "futimesat":
+      return 0
+    case "copy_file_range", "splice": return 2
+    default: return nil
+    }
+  }
+
   /// Parses a struct sockaddr (AF_UNIX, AF_INET, AF_INET6) as the kernel lays it out.
   public static func parseSockaddr(_ bytes: [UInt8]) -> TraceAddress? {
     guard bytes.count >= 2 else { return nil }

@@ -199,7 +199,10 @@ public enum TraceJudge {
 
   /// "connect(3, 127.0.0.1:9)", "openat(\"/dev/x\")", "clone3(…)".
   static func callText(_ call: TraceCall, failure: TraceFailure? = nil) -> String {
-    if let path = failure?.path { return "\(call.name)(\"\(path)\")" }
+    if let path = failure?.path {
+      if let fd = failure?.pathDescriptor { return "\(call.name)(\(fd) = \"\(path)\")" }
+      return "\(call.name)(\"\(path)\")"
+    }
     if let address = failure?.address { return "\(call.name)(\(call.args[0]), \(address.text))" }
     return "\(call.name)(" + call.args.prefix(argumentCount(call.name)).map { $0 > 0xffff ? "0x" + String($0, radix: 16) : String($0) }.joined(separator: ", ") + ")"
   }
@@ -296,7 +299,13 @@ public enum TraceJudge {
       if name.hasPrefix("inotify") {
         return (.kernel, "the inotify limits (fs.inotify.max_user_watches / max_user_instances) are reached", "Raise fs.inotify.max_user_watches on the host (the sysctl is not namespaced).")
       }
-      return (.mount, "the filesystem \(f.mount.map { "at \($0.mountPoint)" } ?? "") is full", nil)
+      // A full filesystem is no container layer's refusal: say which one, and how full.
+      let where_ = f.mount.map { "at \($0.mountPoint) (\($0.fsType)\(sizeOption($0).map { ", \($0)" } ?? ""))" } ?? "holding \(f.path ?? "the file")"
+      if let space = f.space { evidence.append("statvfs of \(f.path ?? "the file") at that moment: \(space.text).") }
+      let what = f.space?.outOfInodes == true ? "has no free inodes left" : "is full"
+      var hint = "Free space there, or give it more room"
+      if let m = f.mount, m.fsType == "tmpfs" { hint += " (a tmpfs's size: Docker `--tmpfs \(m.mountPoint):size=…`, `mount -o remount,size=…`)" }
+      return (nil, "the filesystem \(where_) \(what): no container layer refused the call", hint + ".")
     case (_, .noSuchDeviceOrAddress), (_, .noSuchDevice):
       return (nil, "the open passed every layer; no driver serves this device number", nil)
     default:
@@ -364,6 +373,11 @@ public enum TraceJudge {
       return (.unknown, "the seccomp filter lets \(name) through, and no other layer culprit knows explains \(err.name)", nil)
     }
     return (.unknown, "culprit could not ask the seccomp filter about \(name) and knows no other layer that explains \(err.name)", nil)
+  }
+
+  /// "size=64k" from a mount's super options (tmpfs), when set.
+  static func sizeOption(_ m: Mount) -> String? {
+    (m.superOptions + m.options).first { $0.hasPrefix("size=") }
   }
 
   static func situation(_ f: TraceFailure, facts: TraceSystemFacts, seccomp s: TraceSeccompVerdict) -> DeviceNodeAccess.Situation {

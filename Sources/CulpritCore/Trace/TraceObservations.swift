@@ -129,8 +129,13 @@ public struct TraceFailure: Sendable {
   public var firstSequence: Int
   public var lastSequence: Int
   public var count = 1
-  /// The path the call named, made absolute (relative to the cwd or dirfd), when it takes one.
+  /// The path the call named, made absolute (relative to the cwd or dirfd), when it takes one;
+  /// for a write-family call on a descriptor (ENOSPC, EROFS), the file that descriptor is open on.
   public var path: String?
+  /// The descriptor `path` was read from (/proc/PID/fd/N), when the call names no path itself.
+  public var pathDescriptor: Int32?
+  /// For ENOSPC: the filesystem's free space at that moment (statvfs of the path).
+  public var space: TraceSpace?
   public var pathStat: Sys.PathStat?
   public var pathStatError: Errno?
   /// The mount holding the path (or its parent when the path does not exist).
@@ -146,6 +151,39 @@ public struct TraceFailure: Sendable {
   public var limitsLine: String?
   /// For calls on another process (ptrace, kill, process_vm_readv): that process's facts.
   public var target: TraceTargetFacts?
+}
+
+/// statvfs of a filesystem at an ENOSPC.
+public struct TraceSpace: Equatable, Sendable {
+  public var blockSize: UInt64
+  public var blocks: UInt64
+  public var blocksAvailable: UInt64
+  public var inodes: UInt64
+  public var inodesFree: UInt64
+
+  public init(blockSize: UInt64, blocks: UInt64, blocksAvailable: UInt64, inodes: UInt64, inodesFree: UInt64) {
+    self.blockSize = blockSize
+    self.blocks = blocks
+    self.blocksAvailable = blocksAvailable
+    self.inodes = inodes
+    self.inodesFree = inodesFree
+  }
+
+  /// Out of inodes rather than of blocks (a filesystem with an inode count, none left, blocks left).
+  public var outOfInodes: Bool { inodes > 0 && inodesFree == 0 && blocksAvailable > 0 }
+
+  /// "0 of 64 KiB free, 3 of 20 inodes free".
+  public var text: String {
+    func size(_ bytes: UInt64) -> String {
+      let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+      var value = Double(bytes), unit = 0
+      while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+      return unit == 0 ? "\(bytes) bytes" : (value == value.rounded() ? "\(Int(value)) \(units[unit])" : "\(Double(Int(value * 10)) / 10) \(units[unit])")
+    }
+    var out = "\(size(blocksAvailable * blockSize)) of \(size(blocks * blockSize)) free"
+    if inodes > 0 { out += ", \(inodesFree) of \(inodes) inodes free" }
+    return out
+  }
 }
 
 /// The process a ptrace, kill or process_vm_readv named, read at the failure.
@@ -180,10 +218,68 @@ public struct TraceWait: Sendable {
   /// "running", or the kernel function it sleeps in (/proc/TID/wchan).
   public var state: String
   public var wchan: String?
-  /// How long it had been off the CPU, from the scheduler's clock (/proc/TID/sched
-  /// se.exec_start against culprit's own), in milliseconds.
+  /// How long it had been off the CPU, in milliseconds: /proc/TID/sched se.exec_start against
+  /// culprit's own, read while culprit ran on the CPU the thread last ran on (one runqueue
+  /// clock); a lower bound by the IRQ and steal time that clock leaves out. nil when it cannot
+  /// be told (running, culprit not allowed on that CPU, no CONFIG_SCHED_DEBUG).
   public var waitingMilliseconds: Int?
   /// What the call's file descriptor is: "socket 127.0.0.1:45678 -> 10.0.0.1:80 (SYN_SENT)",
   /// "pipe:[1234]", "/dev/pts/0".
   public var descriptor: String?
+}
+
+/// What culprit saw when PTRACE_SEIZE was refused (the command's process, or --pid's): the data
+/// `TraceSession.judgeSeizeRefusal` decides the layer from, written into the report
+/// (`tracing.observed`) so that a recorded refusal can be judged again anywhere.
+public struct TraceSeizeObservation: Equatable, Sendable {
+  public var errno: Errno
+  /// What ptrace(PTRACE_PEEKUSER, itself) answered in a throwaway child (ESRCH is the kernel's
+  /// own answer); nil when it succeeded.
+  public var peek: Errno?
+  public var target: PtraceAttachProbe.Target
+  public var pid: Int32?
+  public var tracerPID: Int32
+  public var yamaScope: Int?
+  public var hasSysPtrace: Bool
+  /// culprit's own PR_GET_DUMPABLE (the target's is assumed the same).
+  public var dumpable: Int32?
+  /// The target's Uid line, TracerPid, whether its ids are culprit's, and whether its permitted
+  /// capabilities are within culprit's (--pid only).
+  public var targetUid: String?
+  public var tracedBy: Int?
+  public var idsMatch: Bool?
+  public var targetCapabilitiesWithinTracers: Bool?
+  public var confinement: String?
+
+  public init(
+    errno: Errno, peek: Errno? = .noSuchProcess, target: PtraceAttachProbe.Target, pid: Int32?, tracerPID: Int32,
+    yamaScope: Int?, hasSysPtrace: Bool, dumpable: Int32?, targetUid: String? = nil, tracedBy: Int? = nil,
+    idsMatch: Bool? = nil, targetCapabilitiesWithinTracers: Bool? = nil, confinement: String?
+  ) {
+    self.errno = errno
+    self.peek = peek
+    self.target = target
+    self.pid = pid
+    self.tracerPID = tracerPID
+    self.yamaScope = yamaScope
+    self.hasSysPtrace = hasSysPtrace
+    self.dumpable = dumpable
+    self.targetUid = targetUid
+    self.tracedBy = tracedBy
+    self.idsMatch = idsMatch
+    self.targetCapabilitiesWithinTracers = targetCapabilitiesWithinTracers
+    self.confinement = confinement
+  }
+
+  public var json: JSONValue {
+    [
+      "errno": .int(Int(errno.rawValue)), "peekErrno": peek.map { .int(Int($0.rawValue)) } ?? .null,
+      "target": .string(target.rawValue), "pid": pid.map { .int(Int($0)) } ?? .null, "tracerPid": .int(Int(tracerPID)),
+      "yamaScope": yamaScope.map { .int($0) } ?? .null, "capSysPtrace": .bool(hasSysPtrace),
+      "dumpable": dumpable.map { .int(Int($0)) } ?? .null, "targetUid": .from(targetUid),
+      "tracedBy": tracedBy.map { .int($0) } ?? .null, "idsMatch": idsMatch.map { .bool($0) } ?? .null,
+      "targetCapabilitiesWithinTracers": targetCapabilitiesWithinTracers.map { .bool($0) } ?? .null,
+      "confinement": .from(confinement),
+    ]
+  }
 }

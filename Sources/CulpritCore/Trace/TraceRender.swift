@@ -8,6 +8,10 @@ public struct TraceSection: Sendable {
     public var layer: Layer
     public var reason: String
     public var evidence: [String]
+    /// What to do about it (the ptrace-attach probe's hint for that layer).
+    public var hint: String? = nil
+    /// For a refused PTRACE_SEIZE: the observations it was judged from.
+    public var observed: TraceSeizeObservation? = nil
   }
 
   public var verdict: TraceVerdict?
@@ -47,6 +51,7 @@ public struct TraceSection: Sendable {
       object["tracing"] = [
         "traced": false, "call": .string(refusal.call), "errno": .from(refusal.errno?.name),
         "layer": .string(refusal.layer.rawValue), "reason": .string(refusal.reason), "evidence": .from(refusal.evidence),
+        "hint": .from(refusal.hint), "observed": refusal.observed?.json ?? .null,
       ]
     } else {
       object["tracing"] = ["traced": true, "call": "PTRACE_SEIZE", "errno": .null, "layer": .null, "reason": .null, "evidence": .array([])]
@@ -158,6 +163,7 @@ public struct TraceSection: Sendable {
     if let refusal {
       out += "\nculprit could not trace it: \(refusal.call) was refused\(refusal.errno.map { " (\($0.name))" } ?? "") by \(refusal.layer.rawValue): \(refusal.reason)\n"
       for line in refusal.evidence { out += "  - \(line)\n" }
+      if let hint = refusal.hint { out += "  fix: \(hint)\n" }
       out += "The probes below ran instead.\n"
       return out
     }
@@ -220,6 +226,7 @@ public struct TraceSection: Sendable {
     if let refusal {
       out += "culprit could not trace it: `\(refusal.call)` was refused\(refusal.errno.map { " (`\($0.name)`)" } ?? "") by **\(refusal.layer.rawValue)**: \(MarkdownRenderer.text(refusal.reason))\n\n"
       for line in refusal.evidence { out += "- \(MarkdownRenderer.text(line))\n" }
+      if let hint = refusal.hint { out += "\n**Fix:** \(MarkdownRenderer.text(hint))\n" }
       out += "\nThe probes below ran instead.\n\n"
       return out
     }

@@ -116,35 +116,55 @@ public enum TraceSession {
     }
   }
 
-  /// Which layer refused PTRACE_SEIZE: the ptrace-attach probe's logic.
+  /// Which layer refused PTRACE_SEIZE: the facts read now, judged by `judgeSeizeRefusal`.
   static func seizeRefusal(_ err: Errno, check: Result<Int, Errno>, snapshot: Snapshot, target: PtraceAttachProbe.Target, pid: Int32? = nil) -> TraceSection.Refusal {
-    let hasSysPtrace = snapshot.capabilities.value?.has(Capability.sysPtrace) ?? false
-    var situation = PtraceAttachProbe.situation(target, yamaScope: snapshot.yama.scope, hasSysPtrace: hasSysPtrace, dumpable: Sys.dumpable().value)
-    var tracedBy: Int?
-    var evidence = ["PTRACE_SEIZE of \(pid.map { "pid \($0)" } ?? "the command's process") returned \(err.description)."]
+    var o = TraceSeizeObservation(
+      errno: err, target: target, pid: pid, tracerPID: getpid(), yamaScope: snapshot.yama.scope,
+      hasSysPtrace: snapshot.capabilities.value?.has(Capability.sysPtrace) ?? false, dumpable: Sys.dumpable().value,
+      confinement: snapshot.lsm.confinement)
+    switch check {
+    case .failure(let e): o.peek = e
+    case .success: o.peek = nil
+    }
     if let pid, let text = LiveSystem().readText("/proc/\(pid)/status").value {
       let status = ProcStatus.parse(text)
-      tracedBy = status.int("TracerPid")
+      o.tracedBy = status.int("TracerPid")
+      o.targetUid = status["Uid"]
       let uids = (status["Uid"] ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { UInt32($0) }
-      situation.idsMatch = !uids.isEmpty && uids.allSatisfy { $0 == getuid() }
+      o.idsMatch = !uids.isEmpty && uids.allSatisfy { $0 == getuid() }
       if let prm = status.hex("CapPrm"), let mine = snapshot.capabilities.value?.permitted {
-        situation.targetCapabilitiesWithinTracers = CapabilitySet(bits: prm).subtracting(mine).isEmpty
+        o.targetCapabilitiesWithinTracers = CapabilitySet(bits: prm).subtracting(mine).isEmpty
       }
-      evidence.append("/proc/\(pid)/status: Uid \(status["Uid"] ?? "?"), TracerPid \(tracedBy.map(String.init) ?? "?").")
     }
-    switch check {
-    case .failure(.noSuchProcess): evidence.append("ptrace(PTRACE_PEEKUSER, itself) from a throwaway child returned ESRCH, the kernel's own answer: the seccomp filter lets ptrace through.")
-    case .failure(let e): evidence.append("ptrace(PTRACE_PEEKUSER, itself) from a throwaway child returned \(e.name), where the kernel answers ESRCH.")
-    case .success: break
+    return judgeSeizeRefusal(o, yamaEvidence: snapshot.yama.evidence)
+  }
+
+  /// Pure: the layer that refused PTRACE_SEIZE, from what culprit saw (the ptrace-attach
+  /// probe's logic and hints). The VM matrix's fixtures judge recorded observations with it.
+  public static func judgeSeizeRefusal(_ o: TraceSeizeObservation, yamaEvidence: [String] = []) -> TraceSection.Refusal {
+    var situation = PtraceAttachProbe.situation(o.target, yamaScope: o.yamaScope, hasSysPtrace: o.hasSysPtrace, dumpable: o.dumpable)
+    if let match = o.idsMatch { situation.idsMatch = match }
+    if let within = o.targetCapabilitiesWithinTracers { situation.targetCapabilitiesWithinTracers = within }
+    var evidence = ["PTRACE_SEIZE of \(o.pid.map { "pid \($0)" } ?? "the command's process") returned \(o.errno.description)."]
+    if let pid = o.pid, o.targetUid != nil || o.tracedBy != nil {
+      evidence.append("/proc/\(pid)/status: Uid \(o.targetUid ?? "?"), TracerPid \(o.tracedBy.map(String.init) ?? "?").")
     }
-    evidence += snapshot.yama.evidence
-    if err == .noSuchProcess {
-      return TraceSection.Refusal(call: "PTRACE_SEIZE", errno: err, layer: .unknown, reason: "no such process is visible in this pid namespace", evidence: evidence)
+    switch o.peek {
+    case .noSuchProcess?: evidence.append("ptrace(PTRACE_PEEKUSER, itself) from a throwaway child returned ESRCH, the kernel's own answer: the seccomp filter lets ptrace through.")
+    case let e?: evidence.append("ptrace(PTRACE_PEEKUSER, itself) from a throwaway child returned \(e.name), where the kernel answers ESRCH.")
+    case nil: break
     }
-    let attempt = PtraceAttachProbe.Attempt(target: target, targetPID: pid, tracerPID: getpid(), outcome: .refused(err, tracedBy: tracedBy))
-    let blame = PtraceAttachProbe.blame(attempt, check: check, situation: situation, confinement: snapshot.lsm.confinement)
-      ?? Blame(layer: .unknown, reason: "ptrace answered \(err.name)")
-    return TraceSection.Refusal(call: "PTRACE_SEIZE", errno: err, layer: blame.layer, reason: blame.reason, evidence: evidence)
+    evidence += yamaEvidence
+    if o.errno == .noSuchProcess {
+      return TraceSection.Refusal(call: "PTRACE_SEIZE", errno: o.errno, layer: .unknown, reason: "no such process is visible in this pid namespace", evidence: evidence, observed: o)
+    }
+    let check: Result<Int, Errno> = o.peek.map { .failure($0) } ?? .success(0)
+    let attempt = PtraceAttachProbe.Attempt(target: o.target, targetPID: o.pid, tracerPID: o.tracerPID, outcome: .refused(o.errno, tracedBy: o.tracedBy))
+    let blame = PtraceAttachProbe.blame(attempt, check: check, situation: situation, confinement: o.confinement)
+      ?? Blame(layer: .unknown, reason: "ptrace answered \(o.errno.name)")
+    return TraceSection.Refusal(
+      call: "PTRACE_SEIZE", errno: o.errno, layer: blame.layer, reason: blame.reason, evidence: evidence,
+      hint: PtraceAttachProbe.hint(for: blame.layer, yamaScope: o.yamaScope, confinement: o.confinement), observed: o)
   }
 
   static func shellStatus(_ status: Sys.WaitStatus) -> Int32 {

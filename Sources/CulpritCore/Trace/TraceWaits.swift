@@ -1,3 +1,11 @@
+import CCulprit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Reading a traced thread's state from /proc: its credentials at a failure, and for --pid
 /// what it is blocked in and since when.
 public enum TraceWaits {
@@ -22,11 +30,20 @@ public enum TraceWaits {
       noNewPrivs: status.int("NoNewPrivs").map { $0 != 0 }, label: cleaned?.isEmpty == false ? cleaned : nil)
   }
 
-  /// se.exec_start of /proc/PID/sched: when the scheduler last ran the task, in its own clock
-  /// (milliseconds). Compared with culprit's own value, read at the same moment, it says how
-  /// long a sleeping task has been off the CPU.
-  public static func execStart(_ tid: Int32) -> Double? {
-    guard let text = live.readText("/proc/\(tid)/sched").value else { return nil }
+  /// statvfs of a path, nil when it cannot be read.
+  static func space(_ path: String) -> TraceSpace? {
+    var st = statvfs()
+    guard statvfs(path, &st) == 0 else { return nil }
+    return TraceSpace(
+      blockSize: UInt64(st.f_frsize), blocks: UInt64(st.f_blocks), blocksAvailable: UInt64(st.f_bavail),
+      inodes: UInt64(st.f_files), inodesFree: UInt64(st.f_ffree))
+  }
+
+  /// se.exec_start of /proc/PID/sched: when the scheduler last updated the task's run time,
+  /// in the runqueue clock (rq_clock_task) of the CPU it ran on, in milliseconds. For a
+  /// sleeping task that is when it left the CPU. Needs CONFIG_SCHED_DEBUG (Debian has it).
+  public static func execStart(_ path: String) -> Double? {
+    guard let text = live.readText(path).value else { return nil }
     return parseExecStart(text)
   }
 
@@ -35,6 +52,44 @@ public enum TraceWaits {
       return line.split(separator: ":").last.flatMap { Double($0.trimmed()) }
     }
     return nil
+  }
+
+  /// Field 39 of /proc/TID/stat ("processor"): the CPU the task last ran on. The fields are
+  /// counted after the ")" that ends comm, which may itself hold spaces and parentheses.
+  public static func parseLastCPU(stat text: String) -> Int? {
+    guard let close = text.lastIndex(of: ")") else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // fields[0] is field 3 (state): field 39 is fields[36].
+    guard fields.count > 36 else { return nil }
+    return Int(fields[36])
+  }
+
+  /// How long a sleeping task has been off the CPU, from two readings of one runqueue clock:
+  /// `theirs` (the task's exec_start, read before and after culprit's own) and `mine` (culprit's
+  /// exec_start, read while it ran on the task's CPU). nil when the task ran in between (the two
+  /// readings of its value differ) or the values do not order.
+  public static func offCPUMilliseconds(mine: Double, theirsBefore: Double, theirsAfter: Double) -> Int? {
+    guard theirsBefore == theirsAfter, mine >= theirsBefore else { return nil }
+    return Int(mine - theirsBefore)
+  }
+
+  /// The clock of each CPU's runqueue is its own (sched_clock_cpu, unsynchronized across CPUs
+  /// on many machines and VMs: a second apart here), so culprit runs on the CPU the thread last
+  /// ran on (field 39 of its stat) while it reads its own exec_start: both values then come from
+  /// the same clock, which updated culprit's when it moved there. The result is a lower bound by
+  /// the IRQ and steal time that clock leaves out (measured: 15 ms short over 3 s). nil when the
+  /// thread is running, culprit cannot run there (a cpuset, a filter on sched_setaffinity) or
+  /// the thread ran meanwhile.
+  static func offCPU(pid: Int32, tid: Int32) -> Int? {
+    let base = "/proc/\(pid)/task/\(tid)"
+    guard let stat = live.readText(base + "/stat").value, let cpu = parseLastCPU(stat: stat),
+      let before = execStart(base + "/sched")
+    else { return nil }
+    guard culprit_trace_affinity_save() == 0, culprit_trace_run_on_cpu(Int32(cpu)) == 0,
+      let mine = execStart("/proc/thread-self/sched") ?? execStart("/proc/self/sched"),
+      let after = execStart(base + "/sched")
+    else { return nil }
+    return offCPUMilliseconds(mine: mine, theirsBefore: before, theirsAfter: after)
   }
 
   /// /proc/TID/syscall: "NR ARG0 … ARG5 SP PC" while blocked in a call, "-1 SP PC" when
@@ -47,24 +102,23 @@ public enum TraceWaits {
   }
 
   /// What a thread waits in now, read before the tracer interrupts it.
-  static func read(pid: Int32, tid: Int32, tracerExecStart: Double?, name: (Int) -> String) -> TraceWait {
+  /// Call `restoreAffinity` after the last one: the readings move culprit between CPUs.
+  static func read(pid: Int32, tid: Int32, name: (Int) -> String) -> TraceWait {
     let base = "/proc/\(pid)/task/\(tid)"
     let syscallText = live.readText(base + "/syscall").value ?? ""
     let call = parseSyscallLine(syscallText).map { TraceCall(nr: $0.nr, name: name($0.nr), args: $0.args) }
     let wchan = live.readLine(base + "/wchan").flatMap { $0 == "0" || $0.isEmpty ? nil : $0 }
     let state = syscallText.hasPrefix("running") ? "running" : (wchan ?? "sleeping")
-    var waited: Int?
-    // The scheduler's clock is per CPU; when the target's last run reads as later than
-    // culprit's own (skew between CPUs), the time cannot be told.
-    if let mine = tracerExecStart, let theirs = execStart(tid), call != nil, mine > theirs + 1 {
-      waited = Int(mine - theirs)
-    }
+    let waited = call != nil && state != "running" ? offCPU(pid: pid, tid: tid) : nil
     var descriptor: String?
     if let call, let fdIndex = descriptorArgument(call.name) {
       descriptor = describeDescriptor(pid: pid, fd: Int32(truncatingIfNeeded: call.args[fdIndex]))
     }
     return TraceWait(tid: tid, call: call, state: state, wchan: wchan, waitingMilliseconds: waited, descriptor: descriptor)
   }
+
+  /// Puts culprit back on the CPUs it was allowed before the readings.
+  static func restoreAffinity() { _ = culprit_trace_affinity_restore() }
 
   /// The argument that is a file descriptor, for the calls a process gets stuck in.
   static func descriptorArgument(_ name: String) -> Int? {

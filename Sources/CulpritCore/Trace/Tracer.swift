@@ -166,10 +166,10 @@ public final class Tracer {
     process.argv = readArgv(pid)
     observations.processes[pid] = process
     let tids = Sys.listDirectory("/proc/\(pid)/task").value?.compactMap { Int32($0) } ?? [pid]
-    let myStart = TraceWaits.execStart(getpid())
     for tid in tids.sorted() {
-      observations.attachedWaits.append(TraceWaits.read(pid: pid, tid: tid, tracerExecStart: myStart, name: name))
+      observations.attachedWaits.append(TraceWaits.read(pid: pid, tid: tid, name: name))
     }
+    TraceWaits.restoreAffinity()
     let opts = TracePtrace.optionSysGood | TracePtrace.optionFork | TracePtrace.optionVfork
       | TracePtrace.optionClone | TracePtrace.optionExec
     for tid in tids.sorted() {
@@ -409,7 +409,10 @@ public final class Tracer {
       let failed = observations.failures[index].call
       // The same call again; for a call on a path, on the same path (a later open of another
       // file is not a retry).
-      let samePath = TraceCallShapes.pathArgument(callName).map { args[$0.index] == failed.args[$0.index] } ?? true
+      // A write on another descriptor (head's error message on fd 2 after ENOSPC on fd 1) is
+      // not a retry either.
+      let samePath = TraceCallShapes.pathArgument(callName).map { args[$0.index] == failed.args[$0.index] }
+        ?? TraceCallShapes.writtenDescriptor(callName).map { args[$0] == failed.args[$0] } ?? true
       if nr == failed.nr && samePath {
         state.pendingReaction = (index, nil)
       } else if Tracer.fallbacks[failed.name]?.contains(callName) == true {
@@ -450,7 +453,15 @@ public final class Tracer {
 
   func record(_ tid: Int32, _ state: ThreadState, _ call: TraceCall, _ err: Errno, via socketError: Bool, address given: TraceAddress? = nil) {
     let pid = state.pid
-    let path = TraceCallShapes.pathArgument(call.name).flatMap { spec in resolvePath(pid: pid, tid: tid, call: call, spec: spec) }
+    var path = TraceCallShapes.pathArgument(call.name).flatMap { spec in resolvePath(pid: pid, tid: tid, call: call, spec: spec) }
+    var pathDescriptor: Int32?
+    if path == nil, err.rawValue == ENOSPC || err == .readOnlyFileSystem, let index = TraceCallShapes.writtenDescriptor(call.name) {
+      let fd = Int32(truncatingIfNeeded: call.args[index])
+      if let target = Sys.readLink("/proc/\(pid)/fd/\(fd)").value, target.hasPrefix("/") {
+        path = target.hasSuffix(" (deleted)") ? String(target.dropLast(10)) : target
+        pathDescriptor = fd
+      }
+    }
     let address = given ?? (["connect", "bind", "sendto"].contains(call.name) ? readAddress(pid, call.args[call.name == "sendto" ? 4 : 1], Int(call.args[call.name == "sendto" ? 5 : 2])) : nil)
     let key = "\(pid) \(call.nr) \(err.rawValue) \(path ?? address?.text ?? "")"
     if let index = failureIndex[key] {
@@ -463,6 +474,7 @@ public final class Tracer {
       pid: pid, tid: tid, call: call, errno: err, atMilliseconds: elapsedMilliseconds, firstSequence: sequence,
       lastSequence: sequence, path: path, address: address)
     failure.viaSocketError = socketError
+    failure.pathDescriptor = pathDescriptor
     if observations.failures.count < Tracer.detailedFailures {
       if let path {
         switch Sys.stat(path) {
@@ -470,6 +482,10 @@ public final class Tracer {
         case .failure(let e): failure.pathStatError = e
         }
         failure.mount = mountTable(pid)?.mount(containing: path)
+        if err.rawValue == ENOSPC {
+          // The path as the program sees it, through its root (/proc/PID/root).
+          failure.space = TraceWaits.space("/proc/\(pid)/root" + path) ?? failure.mount.flatMap { TraceWaits.space("/proc/\(pid)/root" + $0.mountPoint) }
+        }
       }
       failure.task = TraceWaits.taskFacts(tid)
       if err.rawValue == EMFILE {
