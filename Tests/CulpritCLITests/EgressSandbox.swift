@@ -36,6 +36,9 @@ struct EgressSandbox {
   var aptSources = "deb [trusted=yes] http://mirror.c11.test/debian c11 main\n"
   /// /etc/apt/apt.conf.d/01proxy of the client's view, or nil.
   var aptProxyConf: String? = nil
+  /// A CONNECT proxy (EgressFixtures/connect_proxy.py) on the mirror at 10.111.2.3:8080, which
+  /// knows mirror.c11.test as 10.111.2.2 (and asks no resolver).
+  var connectProxy = false
 
   static let script = #"""
     set -u
@@ -110,7 +113,9 @@ struct EgressSandbox {
     server = Server(("::", 443), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(sys.argv[2], sys.argv[3])
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    # The handshake in the thread of the handler (on its first read), as real servers do: in
+    # accept() it would hold every later connection behind a client that stops half-way.
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     open(sys.argv[4], "w").close()
     server.serve_forever()' "$dir/www" "$dir/cert.pem" "$dir/key.pem" "$dir/https.ready" &
     pids="$pids $!"
@@ -123,8 +128,14 @@ struct EgressSandbox {
         --bind-interfaces --pid-file="$dir/dnsmasq.pid" --user=root --local=/c11.test/ \
         --host-record=mirror.c11.test,10.111.2.2,2001:db8:11:2::2 --host-record=v4.c11.test,10.111.2.2
     fi
+    if [ -f "$dir/connect_proxy.py" ]; then
+      ip netns exec "$srv" timeout 170 python3 "$dir/connect_proxy.py" 10.111.2.3 8080 "$dir/proxy.ready" mirror.c11.test=10.111.2.2 &
+      pids="$pids $!"
+    else
+      : >"$dir/proxy.ready"
+    fi
     tries=0
-    while { [ ! -f "$dir/http.ready" ] || [ ! -f "$dir/https.ready" ]; } && [ $tries -lt 250 ]; do sleep 0.02; tries=$((tries + 1)); done
+    while { [ ! -f "$dir/http.ready" ] || [ ! -f "$dir/https.ready" ] || [ ! -f "$dir/proxy.ready" ]; } && [ $tries -lt 250 ]; do sleep 0.02; tries=$((tries + 1)); done
     sleep 0.1
     set +e
     n=0
@@ -133,7 +144,7 @@ struct EgressSandbox {
         HOST:*)
           # In the machine's own namespaces (a container runtime that joins the client's
           # network namespace by its path, /run/netns/$C11_NETNS).
-          C11_NETNS=$cli timeout 60 /bin/sh -c "${command#HOST:}" >"$dir/out.$n" 2>"$dir/err.$n" </dev/null
+          C11_NETNS=$cli C11_DIR=$dir timeout 60 /bin/sh -c "${command#HOST:}" >"$dir/out.$n" 2>"$dir/err.$n" </dev/null
           echo $? >"$dir/rc.$n"
           n=$((n + 1))
           continue ;;
@@ -174,6 +185,10 @@ struct EgressSandbox {
     if clientIPv6 { try write("client-v6", "") }
     if clientDefaultRoute { try write("client-default", "") }
     if let routerClientMTU { try write("router-mtu", "\(routerClientMTU)") }
+    if connectProxy {
+      let script = Binaries.packageRoot.appendingPathComponent("Tests/CulpritCLITests/EgressFixtures/connect_proxy.py")
+      try FileManager.default.copyItem(at: script, to: directory.appendingPathComponent("connect_proxy.py"))
+    }
     if case .late(let seconds) = nameserver {
       try write("late", "\(seconds)")
       let script = Binaries.packageRoot.appendingPathComponent("Tests/CulpritCLITests/EgressFixtures/late_dns.py")
@@ -219,15 +234,75 @@ struct EgressSandbox {
     return outcomes
   }
 
-  /// The egress probe's JSON object, the command it ran, then the real clients' outcomes.
-  func egress(_ arguments: String = "", clients: [String] = [], environment: [String] = [], jail: String = "")
-    throws -> (probe: [String: Any], clients: [Outcome])
+  /// One egress run: the probe's JSON object in the client namespace, the real clients'
+  /// outcomes, and the same culprit in a real runc container joined to the client's network
+  /// namespace (nil where no static binary or runc exists: the debug pass of a fresh clone).
+  struct EgressRun {
+    var probe: [String: Any]
+    var clients: [Outcome]
+    var container: [String: Any]?
+    /// The namespace run, then the container run: every scenario asserts the same on both.
+    var each: [(place: String, probe: [String: Any])] {
+      [("namespace", probe)] + (container.map { [("runc container", $0)] } ?? [])
+    }
+  }
+
+  /// The egress probe's JSON object, the real clients' outcomes, and the container's run.
+  func egress(_ arguments: String = "", clients: [String] = [], environment: [String] = [], jail: String = "", container: Bool = true)
+    throws -> EgressRun
   {
-    let command = (jail.isEmpty ? "" : "$TESTKIT jail \(jail) -- ") + "$CULPRIT --format json --only egress --timeout 15 \(arguments)"
-    let outcomes = try run([command] + clients, environment: environment)
+    let words = "--format json --only egress --timeout 15 \(arguments)"
+    let command = (jail.isEmpty ? "" : "$TESTKIT jail \(jail) -- ") + "$CULPRIT \(words)"
+    let contained = container && jail.isEmpty ? EgressSandbox.inRunc(words.split(separator: " ").map(String.init), environment: environment) : nil
+    let outcomes = try run([command] + clients + (contained.map { [$0] } ?? []), environment: environment)
     let report = RunResult(status: outcomes[0].status, stdout: outcomes[0].stdout, stderr: outcomes[0].stderr, seconds: 0)
     #expect(try schemaErrors(report.stdout) == [], "stderr: \(report.stderr)")
-    return (try report.probe("egress"), Array(outcomes.dropFirst()))
+    var result = EgressRun(probe: try report.probe("egress"), clients: Array(outcomes.dropFirst().prefix(clients.count)), container: nil)
+    if contained != nil, let last = outcomes.last {
+      result.container = try EgressSandbox.containerProbe(last, "egress")
+    }
+    return result
+  }
+
+  /// The static binary, which a scratch rootfs can run: CULPRIT_BIN in the static pass, or
+  /// dist/culprit when it has been built.
+  static var staticCulprit: String? {
+    let candidates: [String?] = [ProcessInfo.processInfo.environment["CULPRIT_BIN"], Binaries.packageRoot.appendingPathComponent("dist/culprit").path]
+    return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) && !$0.contains("/.build/") }
+  }
+
+  static var runc: String? {
+    ["/usr/sbin/runc", "/usr/bin/runc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+
+  /// A command (for `run`) that starts culprit ARGUMENTS in a real container: runc with
+  /// `runc spec`'s bundle whose network namespace is the client's (its path under /run/netns),
+  /// as a pod joins its sandbox's network. The rootfs holds the static binary and the client's
+  /// /etc/resolv.conf, /etc/hosts and /etc/apt; `environment` goes into the container's
+  /// environment. runc runs outside `ip netns exec`, whose own /sys hides the cgroup mounts runc
+  /// needs. nil without a static binary or runc.
+  static func inRunc(_ arguments: [String], environment: [String] = []) -> String? {
+    guard let binary = staticCulprit, let runc else { return nil }
+    let id = String(UUID().uuidString.prefix(6)).lowercased()
+    let spec = try! JSONSerialization.data(withJSONObject: ["args": ["/culprit"] + arguments, "env": environment])
+    let b = "/tmp/c11b-runc-\(id)"
+    let script = [
+      "b=\(b); trap 'rm -rf $b' EXIT; set -e; mkdir -p $b/rootfs/etc $b/rootfs/proc $b/rootfs/dev",
+      "cp \(binary) $b/rootfs/culprit", "cp $C11_DIR/resolv.conf $b/rootfs/etc/resolv.conf", "cp -r $C11_DIR/apt $b/rootfs/etc/apt",
+      "echo '127.0.0.1 localhost' >$b/rootfs/etc/hosts", "cd $b", "\(runc) spec", "echo \(spec.base64EncodedString()) | base64 -d >$b/spec.json",
+      #"python3 -c 'import json,sys; c=json.load(open("config.json")); s=json.load(open("spec.json")); c["process"]["terminal"]=False; c["process"]["args"]=s["args"]; c["process"]["env"]+=s["env"]; [n.update(path="/run/netns/"+sys.argv[1]) for n in c["linux"]["namespaces"] if n["type"]=="network"]; json.dump(c,open("config.json","w"))' "$C11_NETNS""#,
+      "set +e", "\(runc) --root $b/state run --bundle $b c11b-\(id) </dev/null",
+    ]
+    return "HOST:" + script.joined(separator: "; ")
+  }
+
+  /// The probe `id` of a container's JSON report, checked against the schema and for the
+  /// container being seen as one.
+  static func containerProbe(_ outcome: Outcome, _ id: String) throws -> [String: Any] {
+    let report = RunResult(status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr, seconds: 0)
+    #expect(try schemaErrors(report.stdout) == [], "runc: \(outcome.stderr)")
+    #expect((try? report.json()["host"] as? [String: Any])?["runtime"] as? String != "none", "culprit sees a container")
+    return try report.probe(id)
   }
 }
 

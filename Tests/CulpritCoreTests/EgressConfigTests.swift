@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CulpritCore
@@ -144,9 +145,10 @@ import Testing
     bytes[0] = 2  // SYN_SENT
     bytes[2] = 3  // retransmits
     bytes[16] = 0xb4; bytes[17] = 0x05  // snd_mss 1460
+    bytes[20] = 0x08; bytes[21] = 0x05  // rcv_mss 1288
     bytes[52] = 0x10; bytes[53] = 0x27  // last_data_recv 10000
     let info = try #require(TCPInfo(bytes: bytes))
-    #expect(info.state == TCPInfo.synSent && info.retransmits == 3 && info.sendMSS == 1460 && info.lastDataReceivedMilliseconds == 10_000)
+    #expect(info.state == TCPInfo.synSent && info.retransmits == 3 && info.sendMSS == 1460 && info.receiveMSS == 1288 && info.lastDataReceivedMilliseconds == 10_000)
     #expect(TCPInfo(bytes: Array(bytes.prefix(50))) == nil)
     #expect(TCPInfo.stateName(2) == "SYN_SENT" && TCPInfo.stateName(40) == "STATE 40")
   }
@@ -212,5 +214,198 @@ extension EgressConfigTests {
     #expect(config.choice(for: inside) == .direct(origin: "/etc/apt/apt.conf.d/01proxy:3"))
     let https = try #require(EgressTarget(url: "https://deb.debian.org/x", origin: "/etc/apt/sources.list:3"))
     #expect(config.choice(for: https) == .direct(origin: "/etc/apt/apt.conf.d/01proxy:4"), "\"false\" is taken as no proxy")
+  }
+}
+
+/// apt.conf as apt reads it: nested blocks, comments, statements over lines, ForceIPv4; checked
+/// against `apt-config -c FILE dump` (apt 2.6.1 on this machine), apt's own reading.
+extension EgressConfigTests {
+  /// An image's apt.conf written the ways people write it (blocks, `::` paths, both comment
+  /// kinds, a statement split over two lines, a retired setting inside /* */).
+  static let nestedAptConf = """
+    // a corporate image's apt.conf, as people write it
+    Acquire {
+      http {
+        Proxy "http://10.0.0.1:3128/";   // the office proxy
+        Proxy::mirror.internal "DIRECT";
+      };
+      https { Proxy "false"; };
+    };
+    /* retired:
+    Acquire::http::Proxy "http://old:8080/";
+    */
+    Acquire::http { Timeout "10"; };
+    # a hash comment
+    acquire::FORCEIPV4 "true";
+    Acquire::Languages { "none"; };
+    APT::Get::Assume-Yes "true"; Acquire::https::Proxy::deb.example.org
+      "http://10.0.0.2:3128/";
+    """
+  /// Quoting and comment corner cases, as apt-config dumps them.
+  static let trickyAptConf = """
+    Acquire::http::Proxy::q.test "http://u:p@10.0.0.9:3128/x//y";
+    Acquire::ftp::Proxy "a;b";
+    Acquire::http::User-Agent "one" "two";
+    Acquire::c11 { a "1"; b { c "2"; }; d "3"; };
+    Acquire::c11::e "4"; #clear Acquire::c11::b;
+    /* a */ Acquire::c11::f "5"; /* b
+    still */ Acquire::c11::g "6";
+    Acquire::c11::h unquoted;
+    """
+
+  @Test func aptConfNestedBlocks() throws {
+    let items = AptConf.parse(Self.nestedAptConf, file: "/etc/apt/apt.conf")
+    let config = AptProxyConfig(items: items)
+    let debian = try #require(EgressTarget(url: "http://deb.debian.org/debian/dists/x/InRelease", origin: "/etc/apt/sources.list:1"))
+    guard case .proxy(let proxy)? = config.choice(for: debian) else { Issue.record("no proxy: \(items)"); return }
+    #expect(proxy.host == "10.0.0.1" && proxy.port == 3128 && proxy.origin == "/etc/apt/apt.conf:4")
+    #expect(proxy.variable == "Acquire::http::Proxy")
+    let inside = try #require(EgressTarget(url: "http://mirror.internal/x", origin: "/etc/apt/sources.list:2"))
+    #expect(config.choice(for: inside) == .direct(origin: "/etc/apt/apt.conf:5"))
+    let https = try #require(EgressTarget(url: "https://security.debian.org/x", origin: "/etc/apt/sources.list:3"))
+    #expect(config.choice(for: https) == .direct(origin: "/etc/apt/apt.conf:7"))
+    let split = try #require(EgressTarget(url: "https://deb.example.org/x", origin: "/etc/apt/sources.list:4"))
+    guard case .proxy(let other)? = config.choice(for: split) else { Issue.record("no per-host proxy"); return }
+    #expect(other.host == "10.0.0.2" && other.origin == "/etc/apt/apt.conf:17", "the statement ends on line 17")
+    #expect(!items.contains { $0.value.contains("old:8080") }, "inside /* */")
+    #expect(config.forceIPv4 == .init(value: true, origin: "/etc/apt/apt.conf:14"), "keys are case-insensitive")
+    #expect(config.forcedFamily?.ipv4 == true)
+    #expect(items.contains { $0.key == "Acquire::Languages::" && $0.value == "none" }, "a list element")
+    // The old one-line form still reads.
+    #expect(AptProxyConfig(items: AptConf.parse("Acquire::ForceIPv4 \"false\";\nAcquire::ForceIPv6 yes;\n", file: "f")).forcedFamily?.ipv4 == false)
+    #expect(AptConf.bool("on") == true && AptConf.bool("0") == false && AptConf.bool("maybe") == nil)
+  }
+
+  @Test func aptConfPartNames() {
+    #expect(AptConf.readsPart("01proxy") && AptConf.readsPart("99-ipv4.conf") && AptConf.readsPart("docker-clean"))
+    #expect(!AptConf.readsPart("01proxy.bak") && !AptConf.readsPart("01proxy.dpkg-old") && !AptConf.readsPart(".hidden"))
+    #expect(!AptConf.readsPart("with space") && !AptConf.readsPart("01proxy~"))
+  }
+
+  /// `apt-config dump` with apt's own files replaced: APT_CONFIG names a file that points
+  /// Dir::Etc::parts and Dir::Etc::main at `parts` and `main` (this machine's /etc/apt is not
+  /// read), then `-c extra` if given. Keys lower-cased.
+  static func aptConfigDump(parts: String, main: String, extra: String? = nil) throws -> [String: String] {
+    let isolate = FileManager.default.temporaryDirectory.appendingPathComponent("c11b-aptconfig-\(UUID().uuidString)")
+    try "Dir::Etc::parts \"\(parts)\";\nDir::Etc::main \"\(main)\";\n".write(to: isolate, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: isolate) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/apt-config")
+    process.arguments = (extra.map { ["-c", $0] } ?? []) + ["dump"]
+    process.environment = ["APT_CONFIG": isolate.path, "PATH": "/usr/bin:/bin"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    var apt: [String: String] = [:]
+    for line in output.split(separator: "\n") {
+      guard let space = line.firstIndex(of: " "), line.hasSuffix("\";") else { continue }
+      apt[line[..<space].lowercased()] = String(line[line.index(after: space)...].dropFirst().dropLast(2))
+    }
+    return apt
+  }
+
+  /// Every value culprit reads from these files is the value apt-config dumps for the key (the
+  /// last setting, case-insensitive keys), and apt-config has no proxy or ForceIPv4 setting that
+  /// culprit missed.
+  @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/apt-config")))
+  func aptConfAgreesWithAptConfig() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("c11b-aptroot-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let parts = root.appendingPathComponent("root/etc/apt/apt.conf.d")
+    try FileManager.default.createDirectory(at: parts, withIntermediateDirectories: true)
+    try "{}".write(to: root.appendingPathComponent("syscalls.json"), atomically: true, encoding: .utf8)
+    for text in [Self.nestedAptConf, Self.trickyAptConf] {
+      let file = root.appendingPathComponent("extra.conf")
+      try text.write(to: file, atomically: true, encoding: .utf8)
+      let apt = try Self.aptConfigDump(parts: parts.path, main: root.appendingPathComponent("none").path, extra: file.path)
+      var ours: [String: String] = [:]
+      for item in AptConf.parse(text, file: file.path) where !item.key.hasSuffix("::") { ours[item.key.lowercased()] = item.value }
+      #expect(!ours.isEmpty)
+      for (key, value) in ours { #expect(apt[key] == value, "\(key): apt-config says \(apt[key] ?? "nothing"), culprit \(value)") }
+      // (A key with children only, like Acquire::http::Proxy above Proxy::HOST, dumps as "".)
+      for (key, value) in apt where ((key.hasPrefix("acquire::http") && key.contains("::proxy")) || key == "acquire::forceipv4") && !(value.isEmpty && apt.keys.contains { $0.hasPrefix(key + "::") }) {
+        #expect(ours[key] == value, "apt-config sets \(key) \"\(value)\"; culprit reads \(ours[key] ?? "nothing")")
+      }
+    }
+    // Which files, in which order: apt.conf.d's parts (no extension or .conf) sorted, then
+    // apt.conf, the last setting winning.
+    let main = root.appendingPathComponent("root/etc/apt/apt.conf")
+    try "Acquire::http::Proxy \"http://10.0.0.1:3128/\";\n".write(to: parts.appendingPathComponent("01proxy"), atomically: true, encoding: .utf8)
+    try "Acquire::http::Proxy \"http://10.0.0.2:3128/\";\n".write(to: parts.appendingPathComponent("02proxy.conf"), atomically: true, encoding: .utf8)
+    try "Acquire::http::Proxy \"http://10.0.0.3:3128/\";\n".write(to: parts.appendingPathComponent("03proxy.bak"), atomically: true, encoding: .utf8)
+    try "Acquire::ForceIPv4 \"true\";\n".write(to: parts.appendingPathComponent("99ipv4"), atomically: true, encoding: .utf8)
+    let target = try #require(EgressTarget(url: "http://deb.debian.org/debian/dists/x/InRelease", origin: "/etc/apt/sources.list:1"))
+    let fixture = try FixtureSystem(directory: root.path)
+    var apt = try Self.aptConfigDump(parts: parts.path, main: main.path)
+    guard case .proxy(let first)? = AptProxyConfig.read(fixture).choice(for: target) else { Issue.record("no proxy"); return }
+    #expect(apt["acquire::http::proxy"] == "http://10.0.0.2:3128/" && first.host == "10.0.0.2", "03proxy.bak is not read: \(apt["acquire::http::proxy"] ?? "")")
+    #expect(apt["acquire::forceipv4"] == "true" && AptProxyConfig.read(fixture).forceIPv4?.value == true)
+    try "Acquire { http { Proxy \"http://10.0.0.4:3128/\"; }; };\n".write(to: main, atomically: true, encoding: .utf8)
+    apt = try Self.aptConfigDump(parts: parts.path, main: main.path)
+    guard case .proxy(let last)? = AptProxyConfig.read(fixture).choice(for: target) else { Issue.record("no proxy"); return }
+    #expect(apt["acquire::http::proxy"] == "http://10.0.0.4:3128/" && last.host == "10.0.0.4" && last.origin == "/etc/apt/apt.conf:1", "apt.conf is read after apt.conf.d")
+  }
+}
+
+extension EgressConfigTests {
+  /// apt under Acquire::ForceIPv4, and https through a proxy's CONNECT tunnel: verdict rows.
+  @Test func verdictTableForcedFamilyAndTunnel() throws {
+    let apt = try #require(EgressTarget(url: "http://m.test/debian/dists/x/InRelease", origin: "/etc/apt/sources.list:1", knownFile: true))
+    let secure = try #require(EgressTarget(url: "https://m.test/simple/", origin: "--url", knownFile: true))
+    func judge(_ target: EgressTarget, _ connections: [Connection], family: EgressObservations.AptFamily? = nil, proxy: ProxySetting? = nil, addresses: [String] = ["2001:db8::2", "10.0.0.2"]) -> ProbeResult {
+      var obs = EgressObservations(targets: [target], sourcesRead: [], offline: false)
+      obs.proxies = [proxy]
+      obs.aptFamily = [family]
+      obs.routes = RouteTable(ipv4: RouteTable.parseIPv4("h\neth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"))
+      obs.routesReadable = true
+      obs.lookups = ["m.test": .init(addresses: addresses, error: nil, milliseconds: 5)]
+      obs.connections = connections
+      return EgressDecision(probe: EgressProbe(), observations: obs).judge()
+    }
+    func conn(_ address: String, order: Int, via: ConnectionPlan.Via = .direct, port: UInt16 = 80, _ edit: (inout Connection) -> Void) -> Connection {
+      var c = Connection(plan: ConnectionPlan(target: 0, via: via, address: address, port: port, order: order, kind: .head))
+      edit(&c)
+      return c
+    }
+    let v4 = EgressObservations.AptFamily(ipv4: true, setting: "Acquire::ForceIPv4 \"true\" (/etc/apt/apt.conf.d/99ipv4:1)")
+    let ok4 = conn("10.0.0.2", order: 1) { $0.connected = true; $0.httpStatus = 200; $0.statusLine = "HTTP/1.0 200 OK" }
+    let silent6 = conn("2001:db8::2", order: 0) { $0.connectTimedOut = true; $0.waitedMilliseconds = 3000; $0.info = TCPInfo(state: 2, retransmits: 2) }
+    // AAAA first and IPv6 dropped: degraded for clients in general, not for apt held to IPv4.
+    #expect(judge(apt, [silent6, ok4]).status == .degraded)
+    let forced = judge(apt, [silent6, ok4], family: v4)
+    #expect(forced.status == .ok, "\(forced.summary)")
+    #expect(forced.summary.contains("apt connects over IPv4 only (Acquire::ForceIPv4 \"true\" (/etc/apt/apt.conf.d/99ipv4:1)), so 2001:db8::2 does not matter to apt"), "\(forced.summary)")
+    // IPv4 dropped under ForceIPv4: apt's own failure, though IPv6 would work.
+    let silent4 = conn("10.0.0.2", order: 1) { $0.connectTimedOut = true; $0.waitedMilliseconds = 3000; $0.info = TCPInfo(state: 2, retransmits: 2) }
+    let ok6 = conn("2001:db8::2", order: 0) { $0.connected = true; $0.httpStatus = 200; $0.statusLine = "HTTP/1.0 200 OK" }
+    #expect(judge(apt, [ok6, silent4]).status == .ok)
+    let lost = judge(apt, [ok6, silent4], family: v4)
+    #expect(lost.status == .blocked && lost.layer == .network && lost.summary.contains("no answer to SYN on 10.0.0.2 port 80"), "\(lost.summary)")
+    // Only AAAA records and ForceIPv4: apt cannot resolve the name.
+    let only6 = judge(apt, [ok6], family: v4, addresses: ["2001:db8::2"])
+    #expect(only6.status == .blocked && only6.summary.contains("apt asks for IPv4 only"), "\(only6.summary)")
+
+    // https through a proxy: CONNECT 200, then what the tunnel answers to the ClientHello.
+    let proxy = ProxySetting(variable: "https_proxy", redacted: "http://10.9.9.9:8080", host: "10.9.9.9", port: 8080)
+    func tunnel(_ edit: @escaping (inout Connection) -> Void) -> Connection {
+      conn("10.9.9.9", order: 0, via: .proxy, port: 8080) {
+        $0.connected = true; $0.httpStatus = 200; $0.statusLine = "HTTP/1.1 200 Connection established"; $0.tunnelled = true
+        edit(&$0)
+      }
+    }
+    let hello4 = conn("10.0.0.2", order: 1, port: 443) { $0.connected = true; $0.tls = .serverHello; $0.completed = true }
+    let good = judge(secure, [hello4, tunnel { $0.tls = .serverHello; $0.completed = true }], proxy: proxy)
+    #expect(good.status == .ok && good.summary.contains("CONNECT answered HTTP/1.1 200 Connection established, and inside the tunnel the server answers the ClientHello with a ServerHello"), "\(good.summary)")
+    let plain = judge(secure, [hello4, tunnel { $0.tls = .notTLS("HTTP/1.0 400 Bad"); $0.completed = true }], proxy: proxy)
+    #expect(plain.status == .degraded && plain.layer == .proxy, "direct TLS works, so the tunnel is at fault: \(plain.summary)")
+    #expect(plain.summary.contains("something that is not TLS (\"HTTP/1.0 400 Bad\")") && plain.summary.contains("so the proxy's tunnel is at fault"))
+    let silent = judge(secure, [tunnel { $0.stalled = true; $0.waitedMilliseconds = 1200 }], proxy: proxy, addresses: ["10.0.0.2"])
+    #expect(silent.status == .degraded && silent.layer == .network && silent.summary.contains("nothing answers the ClientHello within 1.2 s"), "\(silent.summary)")
+    let refused = judge(secure, [hello4, conn("10.9.9.9", order: 0, via: .proxy, port: 8080) { $0.connected = true; $0.httpStatus = 403; $0.statusLine = "HTTP/1.1 403 Forbidden" }], proxy: proxy)
+    #expect(refused.status == .blocked && refused.layer == .proxy, "\(refused.summary)")
   }
 }

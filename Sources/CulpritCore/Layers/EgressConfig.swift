@@ -15,6 +15,14 @@ public struct EgressTarget: Equatable, Sendable {
   /// Where it came from: "/etc/apt/sources.list:3", "--url", "PIP_INDEX_URL".
   public var origins: [String]
 
+  /// localhost, 127.0.0.0/8 or ::1: reachable over loopback, even in a namespace with no other
+  /// route (`--network none` with `--connect 127.0.0.1:5432`).
+  public var isLoopback: Bool {
+    if host.lowercased() == "localhost" { return true }
+    guard let address = SocketAddress(parsing: host) else { return false }
+    return address.family == .ipv4 ? address.bytes.first == 127 : address.bytes == [UInt8](repeating: 0, count: 15) + [1]
+  }
+
   public init(scheme: Scheme, host: String, port: UInt16, path: String = "/", knownFile: Bool = false, origins: [String]) {
     self.scheme = scheme
     self.host = host
@@ -502,32 +510,49 @@ public struct AptProxyConfig: Equatable, Sendable {
 
   public var entries: [Entry] = []
 
+  /// The proxy entries of one apt.conf file (any syntax apt reads: `::` paths, nested blocks,
+  /// comments), in the order apt sets them.
   public static func parse(_ text: String, file: String) -> [Entry] {
-    var entries: [Entry] = []
-    for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-      var line = rawLine.trimmed()
-      if line.hasPrefix("//") || line.hasPrefix("#") { continue }
-      if line.hasSuffix(";") { line.removeLast() }
-      let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
-      guard parts.count == 2 else { continue }
-      let key = parts[0].split(separator: ":", omittingEmptySubsequences: true).map { $0.lowercased() }
-      guard key.count >= 3, key[0] == "acquire", key[1] == "http" || key[1] == "https", key[2] == "proxy" else { continue }
-      var value = parts[1].trimmed()
-      if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-      let host = key.count > 3 ? key[3...].joined(separator: ":") : nil
-      entries.append(Entry(scheme: key[1], host: host, value: value, origin: "\(file):\(number + 1)"))
+    entries(AptConf.parse(text, file: file))
+  }
+
+  static func entries(_ items: [AptConf.Item]) -> [Entry] {
+    items.compactMap { item in
+      let key = item.path
+      guard key.count >= 3, key[0] == "acquire", key[1] == "http" || key[1] == "https", key[2] == "proxy" else { return nil }
+      let host = key.count > 3 ? key[3...].joined(separator: "::") : nil
+      return Entry(scheme: key[1], host: host, value: item.value.trimmed(), origin: item.origin)
     }
-    return entries
+  }
+
+  /// `Acquire::ForceIPv4` / `Acquire::ForceIPv6` as apt reads them (the last setting wins; its
+  /// boolean words), with where it was set: apt's http method then asks getaddrinfo for that
+  /// family only (ai_family), so the other family's addresses never matter to apt.
+  public struct Forced: Equatable, Sendable {
+    public var value: Bool
+    public var origin: String
+  }
+  public var forceIPv4: Forced?
+  public var forceIPv6: Forced?
+
+  public init(entries: [Entry] = []) { self.entries = entries }
+
+  public init(items: [AptConf.Item]) {
+    entries = AptProxyConfig.entries(items)
+    if let item = items.last(where: { $0.path == ["acquire", "forceipv4"] }) { forceIPv4 = Forced(value: AptConf.bool(item.value) ?? false, origin: item.origin) }
+    if let item = items.last(where: { $0.path == ["acquire", "forceipv6"] }) { forceIPv6 = Forced(value: AptConf.bool(item.value) ?? false, origin: item.origin) }
+  }
+
+  /// The address family apt is held to, and the setting that holds it: ForceIPv4 wins when both
+  /// are true, as in apt's connect code.
+  public var forcedFamily: (ipv4: Bool, setting: String)? {
+    if let v4 = forceIPv4, v4.value { return (true, "Acquire::ForceIPv4 \"true\" (\(v4.origin))") }
+    if let v6 = forceIPv6, v6.value { return (false, "Acquire::ForceIPv6 \"true\" (\(v6.origin))") }
+    return nil
   }
 
   public static func read(_ source: SystemSource) -> AptProxyConfig {
-    var config = AptProxyConfig()
-    if let text = source.readText("/etc/apt/apt.conf").value { config.entries += parse(text, file: "/etc/apt/apt.conf") }
-    for name in (source.list("/etc/apt/apt.conf.d").value ?? []).sorted() where !name.hasPrefix(".") {
-      let path = "/etc/apt/apt.conf.d/\(name)"
-      if let text = source.readText(path).value { config.entries += parse(text, file: path) }
-    }
-    return config
+    AptProxyConfig(items: AptConf.read(source))
   }
 
   /// What apt uses for `target`: nil when apt.conf says nothing (the environment decides), else
@@ -550,5 +575,162 @@ public struct AptProxyConfig: Equatable, Sendable {
     guard var proxy = ProxySetting.parse(entry.value, variable: variable) else { return nil }
     proxy.origin = entry.origin
     return .proxy(proxy)
+  }
+}
+
+/// apt's configuration as apt reads it (apt-pkg's ReadConfigFile): `Tag "value";` statements
+/// whose tags are `::` paths, nested `Tag { ... };` blocks that prefix their contents, `//` and
+/// `#` comments to the end of the line and `/* */` comments, outside quotes; a statement may span
+/// lines. Keys are case-insensitive and the last setting wins. `#clear Tag;` removes what was
+/// set below Tag; `#include` is not followed. Files: /etc/apt/apt.conf.d/* first (names of
+/// `[A-Za-z0-9_.-]` with no extension or `.conf`, in sorted order), then /etc/apt/apt.conf, as
+/// apt's pkgInitConfig reads them.
+public enum AptConf {
+  public struct Item: Equatable, Sendable {
+    /// As written: "Acquire::http::Proxy".
+    public var key: String
+    public var value: String
+    /// "/etc/apt/apt.conf.d/01proxy:3": the line the statement ends on.
+    public var origin: String
+    /// The key's parts, lower-cased.
+    public var path: [String] {
+      var parts: [String] = []
+      var current = ""
+      var chars = Array(key.lowercased())[...]
+      while let c = chars.first {
+        if c == ":" && chars.dropFirst().first == ":" {
+          parts.append(current)
+          current = ""
+          chars = chars.dropFirst(2)
+        } else {
+          current.append(c)
+          chars = chars.dropFirst()
+        }
+      }
+      parts.append(current)
+      return parts
+    }
+  }
+
+  public static func parse(_ text: String, file: String) -> [Item] {
+    var items: [Item] = []
+    var parents: [String] = []
+    var parent = ""
+    var buffer: [Character] = []
+    var inComment = false
+    for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+      let line = Array(rawLine)
+      // The fragment of this line outside comments.
+      var fragment: [Character] = []
+      var inQuote = false
+      var i = 0
+      while i < line.count {
+        let c = line[i]
+        let next: Character? = i + 1 < line.count ? line[i + 1] : nil
+        if inComment {
+          if c == "*" && next == "/" { inComment = false; i += 2 } else { i += 1 }
+          continue
+        }
+        if c == "\"" { inQuote.toggle() }
+        if !inQuote {
+          if c == "/" && next == "/" { break }
+          if c == "/" && next == "*" { inComment = true; i += 2; continue }
+          if c == "#" {
+            let rest = String(line[i...])
+            if !rest.hasPrefix("#clear") && !rest.hasPrefix("#include") { break }
+          }
+        }
+        fragment.append(c)
+        i += 1
+      }
+      let trimmedFragment = String(fragment).trimmed()
+      if trimmedFragment.isEmpty { continue }
+      if !buffer.isEmpty { buffer.append(" ") }
+      buffer += Array(trimmedFragment)
+      // Every statement the buffer now completes.
+      while true {
+        var quote = false
+        guard let end = buffer.indices.first(where: { at in
+          if buffer[at] == "\"" { quote.toggle() }
+          return !quote && (buffer[at] == ";" || buffer[at] == "{" || buffer[at] == "}")
+        }) else { break }
+        let terminator = buffer[end]
+        let statement = String(buffer[..<end]).trimmed()
+        buffer = Array(String(buffer[(end + 1)...]).trimmed())
+        let origin = "\(file):\(index + 1)"
+        if statement.hasPrefix("#clear") {
+          let cleared = String(statement.dropFirst(6)).trimmed().lowercased()
+          items.removeAll { $0.key.lowercased() == cleared || $0.key.lowercased().hasPrefix(cleared + "::") }
+        } else if statement.hasPrefix("#include") {
+          // Not followed.
+        } else if !statement.isEmpty {
+          var parts = words(statement)
+          var tag = parts.isEmpty ? "" : parts.removeFirst()
+          var value: String? = parts.isEmpty ? nil : parts.joined(separator: " ")
+          if value == nil && terminator != "{" {
+            // A lone word is a list element of the block it is in.
+            value = tag
+            tag = ""
+          }
+          let key = parent.isEmpty ? tag : tag.isEmpty ? parent + "::" : parent + "::" + tag
+          if let value { items.append(Item(key: key, value: value, origin: origin)) }
+          if terminator == "{" {
+            parents.append(parent)
+            parent = key
+          }
+        } else if terminator == "{" {
+          parents.append(parent)
+        }
+        if terminator == "}" { parent = parents.popLast() ?? "" }
+      }
+    }
+    return items
+  }
+
+  /// A statement's words: whitespace separates them; quotes group (and are stripped), and a
+  /// quoted part joins the word it touches.
+  static func words(_ text: String) -> [String] {
+    var words: [String] = []
+    var current = ""
+    var inQuote = false
+    var started = false
+    for c in text {
+      if c == "\"" { inQuote.toggle(); started = true; continue }
+      if !inQuote && (c == " " || c == "\t") {
+        if started { words.append(current); current = ""; started = false }
+        continue
+      }
+      current.append(c)
+      started = true
+    }
+    if started { words.append(current) }
+    return words
+  }
+
+  /// apt's StringToBool words; nil for anything else.
+  public static func bool(_ text: String) -> Bool? {
+    switch text.trimmed().lowercased() {
+    case "yes", "true", "with", "on", "enable": return true
+    case "no", "false", "without", "off", "disable": return false
+    default: return Int(text.trimmed()).map { $0 != 0 }
+    }
+  }
+
+  /// The files apt reads from apt.conf.d: no extension or `.conf`, only `[A-Za-z0-9_.-]`.
+  public static func readsPart(_ name: String) -> Bool {
+    guard !name.hasPrefix("."), !name.isEmpty,
+      name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) })
+    else { return false }
+    return !name.contains(".") || name.hasSuffix(".conf")
+  }
+
+  public static func read(_ source: SystemSource) -> [Item] {
+    var items: [Item] = []
+    for name in (source.list("/etc/apt/apt.conf.d").value ?? []).sorted() where readsPart(name) {
+      let path = "/etc/apt/apt.conf.d/\(name)"
+      if let text = source.readText(path).value { items += parse(text, file: path) }
+    }
+    if let text = source.readText("/etc/apt/apt.conf").value { items += parse(text, file: "/etc/apt/apt.conf") }
+    return items
   }
 }

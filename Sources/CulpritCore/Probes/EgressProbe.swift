@@ -35,7 +35,7 @@ public struct EgressProbe: Probe {
   public func runWithoutChild(_ context: ProbeContext, forkError: Errno) -> ProbeResult {
     let routes = RouteTable.read(context.snapshot.source)
     let targets = EgressProbe.configuration(context).targets
-    if context.options.offline || targets.isEmpty || (routes.readable && routes.table.onlyLoopback) {
+    if context.options.offline || targets.isEmpty || (routes.readable && routes.table.onlyLoopback && !targets.contains(where: \.isLoopback)) {
       return run(context)
     }
     return verdict(
@@ -77,6 +77,11 @@ public struct EgressProbe: Probe {
       }
       return ProxySetting.choose(for: target.scheme, host: target.host, environment: environment)
     }
+    // apt's Acquire::ForceIPv4 / ForceIPv6: apt asks getaddrinfo for one family only.
+    obs.aptFamily = targets.map { target in
+      guard target.origins.allSatisfy({ $0.hasPrefix("/etc/apt/") }), let forced = apt.forcedFamily else { return nil }
+      return .init(ipv4: forced.ipv4, setting: forced.setting)
+    }
     obs.ignoredUpperHTTPProxy = environment["HTTP_PROXY"] != nil && environment["http_proxy"] == nil
     let routes = RouteTable.read(context.snapshot.source)
     obs.routes = routes.table
@@ -87,7 +92,7 @@ public struct EgressProbe: Probe {
       }
     }
     if obs.offline || targets.isEmpty { return obs }
-    if obs.routes.onlyLoopback && routes.readable {
+    if obs.routes.onlyLoopback && routes.readable && !targets.contains(where: \.isLoopback) {
       // No route leaves this namespace: nothing to wait for (--network none).
       return obs
     }
@@ -122,7 +127,7 @@ public struct EgressProbe: Probe {
       if target.scheme == .http, target.knownFile {
         if let proxy, let address = obs.addresses(of: proxy.host).first {
           plans.append(ConnectionPlan(target: index, via: .proxy, address: address, port: proxy.port, order: 0, kind: .get))
-        } else if let address = addresses.first {
+        } else if let address = addresses.first(where: { address in obs.aptFamily[index].map { address.contains(":") != $0.ipv4 } ?? true }) {
           plans.append(ConnectionPlan(target: index, via: .direct, address: address, port: target.port, order: 0, kind: .get))
         }
       }
@@ -191,6 +196,7 @@ public struct EgressProbe: Probe {
     var low = 536  // the IPv4 minimum MSS; assumed to pass
     var high = plan.address.contains(":") ? 1440 : 1460
     var tried: [Int: Bool] = [:]
+    var shrunk: [Int: Int] = [:]
     var rounds = 0
     while high - low > 1 && context.remainingMilliseconds > stallMilliseconds + 600 && rounds < 4 {
       rounds += 1
@@ -203,14 +209,27 @@ public struct EgressProbe: Probe {
         plans.append(p)
       }
       let results = Connections.run(plans, targets: targets, deadline: context.deadline(inMilliseconds: stallMilliseconds + 500), mss: nil)
-      for result in results { if let mss = result.plan.mss { tried[mss] = result.completed } }
+      for result in results {
+        guard let mss = result.plan.mss else { continue }
+        // A reply that arrived only in segments well below the announced MSS (tcpi_rcv_mss; 12
+        // bytes of timestamps are normal) was cut down by the sender after the full-sized ones
+        // were lost: it says nothing for this MSS. Measured on a 1400-byte link: MSS 1361 and
+        // 1362 completed with 1288-byte segments while their 1349/1350-byte ones never arrived.
+        let largest = result.info?.receiveMSS ?? 0
+        if result.completed && largest > 0 && largest + 20 < mss {
+          tried[mss] = false
+          shrunk[mss] = largest
+        } else {
+          tried[mss] = result.completed
+        }
+      }
       let passing = candidates.filter { tried[$0] == true }
       let failing = candidates.filter { tried[$0] == false }
       guard let best = passing.max() else { break }
       low = best
       high = failing.filter { $0 > best }.min() ?? high
     }
-    return .init(largestWorkingMSS: tried[low] == true ? low : nil, smallestFailingMSS: high, tried: tried)
+    return .init(largestWorkingMSS: tried[low] == true ? low : nil, smallestFailingMSS: high, tried: tried, shrunk: shrunk)
   }
 }
 
@@ -243,6 +262,8 @@ struct EgressObservations {
     var largestWorkingMSS: Int?
     var smallestFailingMSS: Int
     var tried: [Int: Bool]
+    /// MSS values whose reply came only in smaller segments: the largest segment seen.
+    var shrunk: [Int: Int] = [:]
   }
 
   var targets: [EgressTarget]
@@ -257,6 +278,15 @@ struct EgressObservations {
   var lookups: [String: NameLookup] = [:]
   var connections: [Connection] = []
   var mtuSearch: MTUSearch?
+  /// Per target: the one address family apt uses for it (Acquire::ForceIPv4 / ForceIPv6 for
+  /// apt's own sources), or nil.
+  var aptFamily: [AptFamily?] = []
+
+  struct AptFamily: Equatable {
+    var ipv4: Bool
+    /// `Acquire::ForceIPv4 "true" (/etc/apt/apt.conf.d/99ipv4:1)`.
+    var setting: String
+  }
 
   func addresses(of host: String) -> [String] {
     if SocketAddress(parsing: host) != nil { return [host] }
@@ -297,8 +327,11 @@ struct Connection {
   /// The reply stopped arriving: no data for the stall bound.
   var stalled = false
   var readError: Errno?
-  /// For a direct https target: what came back after the ClientHello.
+  /// For an https target: what came back after the ClientHello (directly, or inside the
+  /// proxy's tunnel once CONNECT was answered 200).
   var tls: TLSWire.Reply?
+  /// The ClientHello went inside a proxy's CONNECT tunnel.
+  var tunnelled = false
 }
 
 /// The poll loop: every planned connection on a non-blocking socket, one thread.
@@ -312,8 +345,10 @@ enum Connections {
     var header: [UInt8] = []
     var started: UInt64 = 0
     var lastData: UInt64 = 0
-    /// The request is a TLS ClientHello (a direct https target).
+    /// The request is a TLS ClientHello (a direct https target, or inside a tunnel).
     var isTLS: Bool { request.first == 0x16 }
+    /// For CONNECT to an https target: the ClientHello to send once the proxy answers 200.
+    var tunnelHello: [UInt8]?
     init(_ plan: ConnectionPlan) { connection = Connection(plan: plan) }
   }
 
@@ -358,6 +393,9 @@ enum Connections {
       _ = Sys.enableErrorQueue(state.fd, address.family)
       if let mss = plan.mss ?? mss { _ = Sys.setMaximumSegment(state.fd, mss) }
       state.request = request(plan, targets[plan.target])
+      if plan.via == .proxy && targets[plan.target].scheme == .https {
+        state.tunnelHello = TLSWire.clientHello(serverName: targets[plan.target].host, seed: Sys.monotonicNanoseconds() ^ UInt64(plan.order + 9) << 40)
+      }
       switch Sys.connect(state.fd, to: address) {
       case .success:
         state.connection.connected = true
@@ -466,6 +504,19 @@ enum Connections {
           state.connection.bodyBytes += n
         }
         let plan = state.connection.plan
+        if state.connection.httpStatus == 200, let hello = state.tunnelHello, state.request.starts(with: Array("CONNECT".utf8)) {
+          // The tunnel is open: the ClientHello goes through it, and its first record is judged
+          // as a direct one is. Bytes after the proxy's header are already the server's.
+          let headerEnd = state.header.count - state.connection.bodyBytes
+          state.header = Array(state.header[headerEnd...])
+          state.connection.bodyBytes = 0
+          state.connection.tunnelled = true
+          state.request = hello
+          state.sent = 0
+          state.phase = 1
+          send(state, now: now)
+          return
+        }
         if state.connection.httpStatus != nil {
           let proxyTunnel = state.request.starts(with: Array("CONNECT".utf8))
           let headDone = plan.kind == .head || proxyTunnel

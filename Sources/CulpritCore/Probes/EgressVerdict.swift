@@ -116,7 +116,7 @@ struct EgressDecision {
   func finding(_ index: Int) -> Finding {
     let target = observations.targets[index]
     let all = observations.connections.filter { $0.plan.target == index && $0.plan.mss == nil }
-    let direct = all.filter { $0.plan.via == .direct && $0.plan.kind == .head }.sorted { $0.plan.order < $1.plan.order }
+    var direct = all.filter { $0.plan.via == .direct && $0.plan.kind == .head }.sorted { $0.plan.order < $1.plan.order }
     let proxied = all.filter { $0.plan.via == .proxy && $0.plan.kind == .head }
     let get = all.first { $0.plan.kind == .get }
     let name = target.display
@@ -133,6 +133,27 @@ struct EgressDecision {
       }
       if let lookup, lookup.milliseconds >= 1000 {
         notes.append("\(target.host) resolves only after \(seconds(lookup.milliseconds))")
+      }
+    }
+
+    // apt held to one family (Acquire::ForceIPv4): only that family's addresses count for it.
+    if observations.aptFamily.indices.contains(index), let family = observations.aptFamily[index] {
+      let kept = direct.filter { $0.plan.address.contains(":") != family.ipv4 }
+      let ignored = direct.filter { $0.plan.address.contains(":") == family.ipv4 }.map(\.plan.address)
+      let v = family.ipv4 ? "IPv4" : "IPv6"
+      if kept.isEmpty && !ignored.isEmpty && observations.proxies[index] == nil {
+        return Finding(
+          status: .blocked, layer: .network,
+          sentence: "\(target.host) has only \(family.ipv4 ? "IPv6" : "IPv4") addresses (\(ignored.joined(separator: ", "))) and apt asks for \(v) only (\(family.setting)): apt cannot resolve it",
+          hint: "Remove \(family.setting.split(separator: " ").first.map(String.init) ?? "the setting") from apt's configuration, or give the mirror an address of that family.")
+      }
+      if !ignored.isEmpty {
+        notes.append("apt connects over \(v) only (\(family.setting)), so \(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "does" : "do") not matter to apt")
+      }
+      direct = kept.enumerated().map { order, c in
+        var c = c
+        c.plan.order = order
+        return c
       }
     }
 
@@ -158,7 +179,20 @@ struct EgressDecision {
       if let status = working?.httpStatus, status == 407 || status >= 500 || (target.scheme == .https && status != 200) {
         return Finding(status: .blocked, layer: .proxy, sentence: "\(proxy.assignment) answers \(working?.statusLine ?? "\(status)") for \(name); \(directText)", hint: proxyHint(proxy))
       }
-      notes.append("through \(proxy.assignment): \(working?.statusLine ?? "")")
+      if target.scheme == .https, let tunnel = working, tunnel.httpStatus == 200 {
+        let outcome = tlsOutcome(tunnel)
+        if !outcome.works {
+          let directHello = direct.first { $0.tls == .serverHello }
+          return Finding(
+            status: .degraded, layer: directHello != nil ? .proxy : .network,
+            sentence: "\(name): \(proxy.assignment) answers CONNECT with \(tunnel.statusLine ?? "200"), but inside the tunnel \(outcome.text)"
+              + (directHello.map { "; directly, \($0.plan.address) answers the ClientHello with a ServerHello, so the proxy's tunnel is at fault" } ?? ""),
+            hint: directHello != nil ? proxyHint(proxy) : "Check what answers on port \(target.port) of \(target.host) behind the proxy (a plain-HTTP port, or a TLS-intercepting proxy that needs its CA).")
+        }
+        notes.append("through \(proxy.assignment): CONNECT answered \(tunnel.statusLine ?? "200"), and inside the tunnel the server \(outcome.text)")
+      } else {
+        notes.append("through \(proxy.assignment): \(working?.statusLine ?? "")")
+      }
       return Finding(status: notes.count > 1 ? .degraded : .ok, layer: notes.count > 1 ? .network : nil, sentence: "\(name): " + notes.joined(separator: "; "))
     }
 
@@ -240,6 +274,19 @@ struct EgressDecision {
     return Finding(status: .ok, sentence: sentence)
   }
 
+  /// The answer to a ClientHello (directly or in a tunnel), in words, and whether a TLS server
+  /// answered (a ServerHello, or an alert: TLS, refusing what culprit offered).
+  func tlsOutcome(_ c: Connection) -> (works: Bool, text: String) {
+    switch c.tls {
+    case .serverHello?: return (true, "answers the ClientHello with a ServerHello")
+    case .alert(_, let description)?:
+      return (true, "answers the ClientHello with TLS alert \(description)\(description == 70 ? " (protocol_version)" : description == 40 ? " (handshake_failure)" : ""): a TLS server, which does not accept what culprit offered")
+    case .notTLS(let text)?: return (false, "the ClientHello is answered with something that is not TLS (\"\(text)\")")
+    case .incomplete?, nil:
+      return (false, c.completed ? "the connection is closed after the ClientHello: no ServerHello" : "nothing answers the ClientHello within \(seconds(c.waitedMilliseconds)): no ServerHello")
+    }
+  }
+
   func mtuFinding(target: EgressTarget, connection: Connection, get: Connection) -> Finding {
     let family = connection.plan.address.contains(":") ? 60 : 40
     let route = SocketAddress(parsing: connection.plan.address).flatMap { observations.routes.route(to: $0) }
@@ -272,6 +319,7 @@ struct EgressDecision {
         "largest_working_mss": .from(search.largestWorkingMSS), "smallest_failing_mss": .int(search.smallestFailingMSS),
         "path_mtu": .from(search.largestWorkingMSS.map { $0 + 40 }),
         "tried": .object(jsonObject(search.tried.sorted { $0.key < $1.key }.map { (String($0.key), JSONValue.bool($0.value)) })),
+        "shrunk": .object(jsonObject(search.shrunk.sorted { $0.key < $1.key }.map { (String($0.key), JSONValue.int($0.value)) })),
       ]
     }
     if !obs.sourcesRead.isEmpty { evidence.append("Package sources read: \(obs.sourcesRead.joined(separator: ", ")).") }
@@ -290,7 +338,7 @@ struct EgressDecision {
         .skipped, "Not run: --offline sends no packet; \(obs.targets.count) target\(obs.targets.count == 1 ? "" : "s") configured (\(list)).",
         evidence: evidence, facts: facts)
     }
-    if obs.routes.onlyLoopback && obs.routesReadable {
+    if obs.routes.onlyLoopback && obs.routesReadable && !obs.targets.contains(where: \.isLoopback) {
       evidence.append("/proc/net/route and /proc/net/ipv6_route hold no route but loopback: nothing leaves this network namespace.")
       return probe.verdict(
         .blocked, layer: .network,
@@ -327,6 +375,7 @@ struct EgressDecision {
       "port": .int(Int(target.port)), "origins": .from(target.origins),
       "proxy": obs.proxies.indices.contains(index) ? (obs.proxies[index].map { ["variable": .string($0.variable), "url": .string($0.redacted), "origin": .from($0.origin)] } ?? .null) : .null,
       "addresses": .from(obs.addresses(of: target.host)),
+      "apt_family": obs.aptFamily.indices.contains(index) ? (obs.aptFamily[index].map { .string($0.ipv4 ? "ipv4" : "ipv6") } ?? .null) : .null,
       "lookup_ms": .from(lookup?.milliseconds), "lookup_error": .from(lookup?.error),
       "connections": .array(connections.map(connectionFacts)),
     ]
@@ -352,6 +401,7 @@ struct EgressDecision {
       "tcp_state": .from(c.info.map { TCPInfo.stateName($0.state) }), "syn_retransmits": .from(c.info.map(\.retransmits)),
       "http_status": .from(c.httpStatus), "status_line": .from(c.statusLine), "bytes": .int(c.bytesReceived),
       "body_bytes": .int(c.bodyBytes), "completed": .bool(c.completed), "stalled": .bool(c.stalled),
+      "tunnelled": .bool(c.tunnelled),
       "tls": .from(c.tls.map { reply -> String in
         switch reply {
         case .serverHello: return "server-hello"

@@ -105,7 +105,12 @@ public struct GetaddrinfoProbe: Probe {
     let resolvForBound = config.resolvConf.value ?? ResolvConf()
     let resolvTimeout = GetaddrinfoProbe.resolverTimeoutMilliseconds(resolvForBound)
     let available = Int((probeDeadline > now ? probeDeadline - now : 0) / 1_000_000)
-    var timeout = max(1, context.options.resolveTimeoutMilliseconds ?? resolvTimeout)
+    // A lookup asks the names its search list makes one after the other (A and AAAA together),
+    // each waiting for its answer: a slow nameserver's delay counts once per name, so the bound
+    // is the per-query timeout times the names of the longest search (ndots:5 and three
+    // search domains: 4 names, 8 queries).
+    let searchRounds = names.map { NameserverCheck.candidates(for: $0, search: resolvForBound.search, ndots: min(15, resolvForBound.option("ndots") ?? 1)).count }.max() ?? 1
+    var timeout = max(1, context.options.resolveTimeoutMilliseconds ?? resolvTimeout * max(1, searchRounds))
     if context.options.resolveTimeoutMilliseconds == nil && timeout > available && available >= 1000 { timeout = available }
     let deadline = min(probeDeadline, now + UInt64(timeout) * 1_000_000)
     /// Less time than the per-query bound, because the run's --timeout is nearly spent.
@@ -234,7 +239,8 @@ public struct GetaddrinfoProbe: Probe {
     let after = threadFailedWithEAGAIN ? TaskLimits.read(snapshot.source, snapshot: snapshot) : nil
     return GetaddrinfoDecision(
       probe: self, snapshot: snapshot, config: config, results: results, servers: servers, nameservers: nameservers,
-      nameserverFailure: nameserverFailure, timeoutMilliseconds: timeout, budgetMilliseconds: budget, before: before,
+      nameserverFailure: nameserverFailure, timeoutMilliseconds: timeout,
+      perQueryMilliseconds: min(timeout, context.options.resolveTimeoutMilliseconds ?? resolvTimeout), budgetMilliseconds: budget, before: before,
       after: after
     ).verdict()
   }
@@ -273,6 +279,7 @@ extension GetaddrinfoProbe {
     result.facts["etc_hosts_exists"] = .bool(config.hosts.failure != .noSuchFile)
     result.facts["etc_hosts_error"] = .from(config.hosts.failure?.name)
     result.facts["nsswitch_error"] = .from(config.nsswitch.failure?.name)
+    result.facts["lookup_bound_ms"] = .null
     result.facts["timeout_ms"] = .int(
       max(1, context.options.resolveTimeoutMilliseconds ?? GetaddrinfoProbe.resolverTimeoutMilliseconds(config.resolvConf.value ?? ResolvConf())))
     result.evidence += config.evidence

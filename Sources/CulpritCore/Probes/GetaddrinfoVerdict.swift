@@ -9,7 +9,10 @@ struct GetaddrinfoDecision {
   let nameservers: [NameserverCheck.Server]
   /// The nameserver check's child did not report (killed, trapped, timed out).
   let nameserverFailure: GetaddrinfoProbe.Lookup?
+  /// One lookup's bound: the per-query bound times the names its search list makes.
   let timeoutMilliseconds: Int
+  /// glibc's per-query wait (resolv.conf `timeout`), as far as the lookup's bound allows.
+  var perQueryMilliseconds: Int? = nil
   /// The time the lookups really had: less than `timeoutMilliseconds` when the run's --timeout
   /// was nearly spent, and then a timeout says nothing about the network.
   let budgetMilliseconds: Int
@@ -342,7 +345,8 @@ struct GetaddrinfoDecision {
       "etc_hosts_exists": .bool(config.hosts.failure != .noSuchFile),
       "etc_hosts_error": .from(config.hosts.failure?.name),
       "nsswitch_error": .from(config.nsswitch.failure?.name),
-      "timeout_ms": .int(timeoutMilliseconds),
+      "timeout_ms": .int(perQueryMilliseconds ?? timeoutMilliseconds),
+      "lookup_bound_ms": .int(timeoutMilliseconds),
       "budget_ms": .int(budgetMilliseconds),
     ]
     if nameserverFailure != nil { facts["nameserver_check"] = nameserverFailure!.json }
@@ -415,9 +419,12 @@ struct GetaddrinfoDecision {
           evidence: evidence, hint: GetaddrinfoDecision.networkHint, facts: facts)
       }
       if let slow = slowestAnswer, slow >= GetaddrinfoDecision.slowMilliseconds {
-        let costs = queryCounts.filter { $0.count > 2 }.map { "\"\($0.name)\" costs \($0.count) queries (ndots \(ndots), \(searchList.count) search domain\(searchList.count == 1 ? "" : "s"))" }
+        // A and AAAA of one name go out together: one wait per name the search list makes.
+        let costs = queryCounts.filter { $0.count > 2 }.map {
+          "\"\($0.name)\" costs \($0.count) queries (ndots \(ndots), \(searchList.count) search domain\(searchList.count == 1 ? "" : "s")) in \($0.count / 2) rounds, so one lookup waits about \($0.count / 2) × \(seconds(slow)) = \(seconds($0.count / 2 * slow))"
+        }
         var text = "\(resolvedText), but the nameserver answers only after \(seconds(slow)): every lookup waits that long; apt-get asks SRV _http._tcp first, so each download waits twice"
-        if !costs.isEmpty { text += "; " + costs.joined(separator: "; ") + ", so a lookup can wait \(costs.count == 1 ? "that many times" : "that many times over")" }
+        if !costs.isEmpty { text += "; " + costs.joined(separator: "; ") }
         return probe.verdict(
           .degraded, layer: .network, text + ".", evidence: evidence,
           hint: "The nameserver is slow: point the container at a nearer resolver (Docker --dns, Kubernetes dnsConfig.nameservers or NodeLocal DNSCache), and cut the queries per lookup (Kubernetes dnsConfig.options ndots:1 or a trailing dot on names).",

@@ -231,6 +231,8 @@ public struct TCPInfo: Equatable, Sendable {
   public var lastDataReceivedMilliseconds: Int
   /// The MSS this side sends with and the path MTU the kernel believes.
   public var sendMSS: Int
+  /// The largest segment the peer has sent us (tcpi_rcv_mss, capped at the MSS we announced).
+  public var receiveMSS: Int = 0
   public var pathMTU: Int
   public var rttMicroseconds: Int
 
@@ -251,14 +253,16 @@ public struct TCPInfo: Equatable, Sendable {
     state = Int(bytes[0])
     retransmits = Int(bytes[2])
     sendMSS = u32(16)
+    receiveMSS = u32(20)
     lastDataReceivedMilliseconds = u32(52)
     pathMTU = u32(60)
     rttMicroseconds = u32(68)
     totalRetransmits = u32(100)
   }
 
-  public init(state: Int, retransmits: Int, totalRetransmits: Int = 0, lastDataReceivedMilliseconds: Int = 0, sendMSS: Int = 0, pathMTU: Int = 0, rttMicroseconds: Int = 0) {
+  public init(state: Int, retransmits: Int, totalRetransmits: Int = 0, lastDataReceivedMilliseconds: Int = 0, sendMSS: Int = 0, receiveMSS: Int = 0, pathMTU: Int = 0, rttMicroseconds: Int = 0) {
     self.state = state
+    self.receiveMSS = receiveMSS
     self.retransmits = retransmits
     self.totalRetransmits = totalRetransmits
     self.lastDataReceivedMilliseconds = lastDataReceivedMilliseconds
