@@ -40,7 +40,7 @@ let package = Package(
     .testTarget(
       name: "CulpritCLITests",
       dependencies: ["CulpritCore"],
-      exclude: ["Snapshots", "HostFixtures"]
+      exclude: ["Snapshots", "HostFixtures", "EgressFixtures"]
     ),
   ]
 )

@@ -194,6 +194,33 @@ import Testing
     let netfilter = conn("10.0.0.2", order: 1) { $0.connectError = .notPermitted; $0.connectCheck = .badFileDescriptor }
     #expect(judge([noRoute6, netfilter]).layer == .network)
   }
+
+  /// A path-MTU blackhole's MTU is the MSS plus the headers of the address's family: 40 bytes
+  /// for IPv4, 60 for IPv6, in the fact as in the sentence.
+  @Test(arguments: [("10.0.0.2", 1360, 1400), ("2001:db8::2", 1340, 1400)])
+  func mtuBlackholeAddsTheFamilysHeaders(address: String, mss: Int, mtu: Int) throws {
+    let target = try #require(EgressTarget(url: "http://m.test/debian/dists/x/InRelease", origin: "sources.list:1", knownFile: true))
+    var obs = EgressObservations(targets: [target], sourcesRead: [], offline: false)
+    obs.proxies = [nil]
+    obs.routes = RouteTable(ipv4: RouteTable.parseIPv4("h\neth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"))
+    obs.routesReadable = true
+    obs.lookups = ["m.test": .init(addresses: [address], error: nil, milliseconds: 5)]
+    var head = Connection(plan: ConnectionPlan(target: 0, via: .direct, address: address, port: 80, order: 0, kind: .head))
+    head.connected = true
+    head.httpStatus = 200
+    head.statusLine = "HTTP/1.0 200 OK"
+    var get = Connection(plan: ConnectionPlan(target: 0, via: .direct, address: address, port: 80, order: 0, kind: .get))
+    get.connected = true
+    get.stalled = true
+    get.bytesReceived = 2896
+    obs.connections = [head, get]
+    obs.mtuSearch = .init(largestWorkingMSS: mss, smallestFailingMSS: mss + 1, tried: [mss: true, mss + 1: false], address: address)
+    let result = EgressDecision(probe: EgressProbe(), observations: obs).judge()
+    #expect(result.status == .blocked && result.layer == .network, "\(result.summary)")
+    #expect(result.summary.contains("path MTU \(mtu) (MSS + \(mtu - mss))"), "\(result.summary)")
+    let search = try #require(result.facts["mtu_search"]?.objectValue)
+    #expect(search["path_mtu"] == .int(mtu))
+  }
 }
 
 extension EgressConfigTests {

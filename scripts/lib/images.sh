@@ -63,12 +63,17 @@ culprit_debian_rootfs_tar() {
   echo "$tar"
 }
 
-culprit_image_debian() {
-  local engine=${1:-docker} image="culprit-debian:$CULPRIT_DEBIAN_SUITE"
+# _culprit_import_once ENGINE IMAGE TAR_FUNCTION: imports the tarball TAR_FUNCTION prints as
+# IMAGE into ENGINE unless the image is there already.
+_culprit_import_once() {
+  local engine=$1 image=$2 tar
   if _culprit_engine "$engine" image inspect "$image" >/dev/null 2>&1; then return 0; fi
-  local tar
-  tar=$(culprit_debian_rootfs_tar) || return 1
+  tar=$("$3") || return 1
   _culprit_engine "$engine" import "$tar" "$image" >/dev/null
+}
+
+culprit_image_debian() {
+  _culprit_import_once "${1:-docker}" "culprit-debian:$CULPRIT_DEBIAN_SUITE" culprit_debian_rootfs_tar
 }
 
 CULPRIT_DEBIAN_TRACE_PACKAGES=${CULPRIT_DEBIAN_TRACE_PACKAGES:-curl python3-minimal strace}
@@ -118,11 +123,7 @@ culprit_debian_trace_rootfs_tar() {
 }
 
 culprit_image_debian_trace() {
-  local engine=${1:-docker} image="culprit-debian-trace:$CULPRIT_DEBIAN_SUITE"
-  if _culprit_engine "$engine" image inspect "$image" >/dev/null 2>&1; then return 0; fi
-  local tar
-  tar=$(culprit_debian_trace_rootfs_tar) || return 1
-  _culprit_engine "$engine" import "$tar" "$image" >/dev/null
+  _culprit_import_once "${1:-docker}" "culprit-debian-trace:$CULPRIT_DEBIAN_SUITE" culprit_debian_trace_rootfs_tar
 }
 
 culprit_scratch_tar() {

@@ -229,7 +229,9 @@ public struct EgressProbe: Probe {
       low = best
       high = failing.filter { $0 > best }.min() ?? high
     }
-    return .init(largestWorkingMSS: tried[low] == true ? low : nil, smallestFailingMSS: high, tried: tried, shrunk: shrunk)
+    return .init(
+      largestWorkingMSS: tried[low] == true ? low : nil, smallestFailingMSS: high, tried: tried, shrunk: shrunk,
+      address: plan.address)
   }
 }
 
@@ -264,6 +266,12 @@ struct EgressObservations {
     var tried: [Int: Bool]
     /// MSS values whose reply came only in smaller segments: the largest segment seen.
     var shrunk: [Int: Int] = [:]
+    /// The address bisected: its family decides the headers an MTU adds to the MSS.
+    var address: String = ""
+    /// IP and TCP headers without options: 40 for IPv4, 60 for IPv6.
+    var headerBytes: Int { address.contains(":") ? 60 : 40 }
+    /// The path MTU the largest working MSS means.
+    var pathMTU: Int? { largestWorkingMSS.map { $0 + headerBytes } }
   }
 
   var targets: [EgressTarget]

@@ -317,7 +317,7 @@ struct EgressDecision {
     if let search = obs.mtuSearch {
       facts["mtu_search"] = [
         "largest_working_mss": .from(search.largestWorkingMSS), "smallest_failing_mss": .int(search.smallestFailingMSS),
-        "path_mtu": .from(search.largestWorkingMSS.map { $0 + 40 }),
+        "path_mtu": .from(search.pathMTU),
         "tried": .object(jsonObject(search.tried.sorted { $0.key < $1.key }.map { (String($0.key), JSONValue.bool($0.value)) })),
         "shrunk": .object(jsonObject(search.shrunk.sorted { $0.key < $1.key }.map { (String($0.key), JSONValue.int($0.value)) })),
       ]
