@@ -7,13 +7,14 @@ public enum ReportSchema {
 
   /// The first place where `report` breaks the contract, or nil when it follows it.
   public static func violation(in report: JSONValue) -> SchemaViolation? {
-    guard let validator else { return SchemaViolation(path: "", message: "culprit's built-in schema does not parse") }
-    return validator.violation(in: report)
+    guard let schema else { return SchemaViolation(path: "", message: "culprit's built-in schema does not parse") }
+    // A validator per call: its cache of compiled patterns is mutable, and the tests call this
+    // from many threads at once (a shared one crashed them).
+    return JSONSchemaValidator(schema).violation(in: report)
   }
 
-  /// Parsed once (culprit's own path is single-threaded).
-  nonisolated(unsafe) private static let validator: JSONSchemaValidator? =
-    (try? JSONValue.parse(text)).map(JSONSchemaValidator.init)
+  /// The schema, parsed once; an immutable value.
+  private static let schema: JSONValue? = try? JSONValue.parse(text)
 }
 
 /// Where a document breaks a schema: the JSON path of the value (`host.uid`,
