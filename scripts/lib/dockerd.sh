@@ -41,13 +41,22 @@ culprit_dockerd_start() {
   fi
   # --bridge=none: no docker0; --iptables/--ip-masq/--ip-forward=false: no firewall or sysctl
   # changes. Containers are run with --network none anyway.
-  dockerd \
-    --data-root "$CULPRIT_DOCKER_ROOT/data" \
-    --exec-root "$CULPRIT_DOCKER_ROOT/exec" \
-    --pidfile "$CULPRIT_DOCKER_ROOT/dockerd.pid" \
-    --host "$DOCKER_HOST" \
-    --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
-    >>"$CULPRIT_DOCKER_ROOT/dockerd.log" 2>&1 &
+  # The daemon outlives this shell, so it must not keep any descriptor of its caller's: a
+  # caller waiting for its end of a pipe or socket to close (Foundation's Process, in the
+  # tests, detects a child's exit that way) would wait until the daemon stops. Every
+  # descriptor above 2 is closed before the exec; stdin is /dev/null.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec dockerd \
+      --data-root "$CULPRIT_DOCKER_ROOT/data" \
+      --exec-root "$CULPRIT_DOCKER_ROOT/exec" \
+      --pidfile "$CULPRIT_DOCKER_ROOT/dockerd.pid" \
+      --host "$DOCKER_HOST" \
+      --bridge=none --iptables=false --ip-masq=false --ip-forward=false
+  ) </dev/null >>"$CULPRIT_DOCKER_ROOT/dockerd.log" 2>&1 &
   local deadline=$((SECONDS + CULPRIT_DOCKERD_TIMEOUT))
   until culprit_docker version >/dev/null 2>&1; do
     if [ $SECONDS -ge $deadline ]; then
