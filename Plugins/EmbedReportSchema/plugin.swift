@@ -8,37 +8,28 @@ import PackagePlugin
 @main
 struct EmbedReportSchema: BuildToolPlugin {
   func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-    let schema = context.package.directoryURL.appending(path: "schema/report.schema.json")
-    let output = context.pluginWorkDirectoryURL.appending(path: "ReportSchemaText.swift")
+    [
+      embed("schema/report.schema.json", as: "reportSchemaText", into: "ReportSchemaText.swift", context),
+      embed("data/known-bugs.json", as: "knownBugsText", into: "KnownBugsText.swift", context),
+    ]
+  }
+
+  /// A build command that writes `let NAME = ##"""…"""##` holding the package file PATH.
+  func embed(_ path: String, as name: String, into file: String, _ context: PluginContext) -> Command {
+    let input = context.package.directoryURL.appending(path: path)
+    let output = context.pluginWorkDirectoryURL.appending(path: file)
     let script = """
       set -e
-      { printf '/// schema/report.schema.json, embedded at build time (Plugins/EmbedReportSchema).\\n'
-        printf 'let reportSchemaText = ##\\042\\042\\042\\n'
+      { printf '/// %s, embedded at build time (Plugins/EmbedReportSchema).\\n' "$3"
+        printf 'let %s = ##\\042\\042\\042\\n' "$4"
         cat "$1"
         printf '\\n\\042\\042\\042##\\n'; } > "$2.tmp"
       mv "$2.tmp" "$2"
       """
-    let bugs = context.package.directoryURL.appending(path: "data/known-bugs.json")
-    let bugsOutput = context.pluginWorkDirectoryURL.appending(path: "KnownBugsText.swift")
-    let bugsScript = """
-      set -e
-      { printf '/// data/known-bugs.json, embedded at build time (Plugins/EmbedReportSchema).\\n'
-        printf 'let knownBugsText = ##\\042\\042\\042\\n'
-        cat "$1"
-        printf '\\n\\042\\042\\042##\\n'; } > "$2.tmp"
-      mv "$2.tmp" "$2"
-      """
-    return [
-      .buildCommand(
-        displayName: "Embedding schema/report.schema.json",
-        executable: URL(fileURLWithPath: "/bin/sh"),
-        arguments: ["-c", script, "embed", schema.path, output.path],
-        inputFiles: [schema], outputFiles: [output]),
-      .buildCommand(
-        displayName: "Embedding data/known-bugs.json",
-        executable: URL(fileURLWithPath: "/bin/sh"),
-        arguments: ["-c", bugsScript, "embed", bugs.path, bugsOutput.path],
-        inputFiles: [bugs], outputFiles: [bugsOutput]),
-    ]
+    return .buildCommand(
+      displayName: "Embedding \(path)",
+      executable: URL(fileURLWithPath: "/bin/sh"),
+      arguments: ["-c", script, "embed", input.path, output.path, path, name],
+      inputFiles: [input], outputFiles: [output])
   }
 }
