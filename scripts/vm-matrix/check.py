@@ -61,6 +61,19 @@ def shown(value):
     return str(value)
 
 
+def check_field(obj, args):
+    """KEY~TEXT: the field (a list is joined by lines) contains TEXT; KEY=VALUE: it is VALUE.
+    None when it holds, else what was found (with the object's reason)."""
+    if "~" in args and ("=" not in args or args.index("~") < args.index("=")):
+        key, _, text = args.partition("~")
+        value = obj.get(key)
+        value = "\n".join(value) if isinstance(value, list) else (value or "")
+        return None if text in value else f"{key}: {value[:300]}"
+    key, _, want = args.partition("=")
+    got = shown(obj.get(key, "<missing>"))
+    return None if got == want else f"{key} is {got}: {obj.get('reason')}"
+
+
 def check_row(kind, args, culprit, record, gt_lines, kernel, trace=None):
     """Returns None when the row holds, else what was found."""
     if kind == "mattered":
@@ -68,15 +81,7 @@ def check_row(kind, args, culprit, record, gt_lines, kernel, trace=None):
         section = trace.get("trace") or {}
         index = section.get("mattered")
         if index is None: return "no failure mattered"
-        finding = section["findings"][index]
-        if "~" in args and ("=" not in args or args.index("~") < args.index("=")):
-            key, _, text = args.partition("~")
-            value = finding.get(key)
-            value = "\n".join(value) if isinstance(value, list) else (value or "")
-            return None if text in value else f"{key}: {value[:300]}"
-        key, _, want = args.partition("=")
-        got = shown(finding.get(key, "<missing>"))
-        return None if got == want else f"{key} is {got}: {finding.get('reason')}"
+        return check_field(section["findings"][index], args)
     if kind in ("tracing", "battery"):
         if trace is None: return "no trace.json"
         if kind == "battery":
@@ -85,15 +90,7 @@ def check_row(kind, args, culprit, record, gt_lines, kernel, trace=None):
             if probe is None: return f"the battery has no {probe_id}"
             got = probe["status"] + (f"/{probe['layer']}" if probe.get("layer") else "")
             return None if got == want else f"the battery said {got}: {probe['summary']}"
-        tracing = (trace.get("trace") or {}).get("tracing") or {}
-        if "~" in args and ("=" not in args or args.index("~") < args.index("=")):
-            key, _, text = args.partition("~")
-            value = tracing.get(key)
-            value = "\n".join(value) if isinstance(value, list) else (value or "")
-            return None if text in value else f"{key}: {value[:300]}"
-        key, _, want = args.partition("=")
-        got = shown(tracing.get(key, "<missing>"))
-        return None if got == want else f"{key} is {got}: {tracing.get('reason')}"
+        return check_field((trace.get("trace") or {}).get("tracing") or {}, args)
     if kind in ("gt",):
         key, _, want = args.partition("=")
         found = [line.split("=", 1)[1] for line in gt_lines if line.startswith(key + "=")]
